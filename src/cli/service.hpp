@@ -1,0 +1,59 @@
+// Service: the running donatio — database, HTTP(S) server with every route, background
+// workers. Built from a Config and Secrets plus the ports (gateway); owned by `donatio serve`,
+// `donatio demo` and the integration tests, which run it in-process on a loopback port.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "donatio/clock.hpp"
+#include "donatio/config.hpp"
+#include "donatio/payment_gateway.hpp"
+#include "src/http/context.hpp"
+#include "src/http/metrics.hpp"
+#include "src/http/server.hpp"
+#include "src/store/database.hpp"
+
+namespace donatio::cli {
+
+struct ServiceOptions {
+  const Clock* clock = nullptr;               // default: the system clock
+  PaymentGateway* gateway = nullptr;          // default: a StripeClient from config + secrets
+  bool run_migrations = true;
+};
+
+class Service {
+ public:
+  Service(Config config, Secrets secrets, ServiceOptions options = {});
+  ~Service();
+
+  // Opens the database, migrates, builds the server and binds. Returns the bound port.
+  Result<int> start();
+  // Serves on a background thread (start() must have succeeded).
+  void run_in_background();
+  // Serves on the calling thread until stop().
+  void run();
+  // Stops accepting, lets in-flight requests finish, stops workers.
+  void stop();
+
+  const Config& config() const { return config_; }
+  store::Database& database() { return *db_; }
+  http::Metrics& metrics() { return metrics_; }
+  int port() const { return port_; }
+
+ private:
+  Config config_;
+  Secrets secrets_;
+  ServiceOptions options_;
+  SystemClock system_clock_;
+  http::Metrics metrics_;
+  std::unique_ptr<store::Database> db_;
+  std::unique_ptr<PaymentGateway> owned_gateway_;
+  std::unique_ptr<http::ServiceContext> context_;
+  std::unique_ptr<http::HttpServer> server_;
+  std::thread server_thread_;
+  int port_ = 0;
+};
+
+}  // namespace donatio::cli

@@ -1,0 +1,237 @@
+#include "src/http/server.hpp"
+
+#include <openssl/ssl.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <fstream>
+
+#include "src/http/errors.hpp"
+#include "src/http/request_context.hpp"
+
+namespace donatio::http {
+namespace {
+
+bool valid_request_id(const std::string& id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+          c == '_' || c == '.')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool is_json_content_type(const std::string& value) {
+  // "application/json" with optional parameters (charset=utf-8).
+  std::string type = value.substr(0, value.find(';'));
+  while (!type.empty() && type.back() == ' ') type.pop_back();
+  for (auto& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return type == "application/json";
+}
+
+bool readable(const std::string& path) {
+  std::ifstream in(path);
+  return static_cast<bool>(in);
+}
+
+}  // namespace
+
+bool origin_allowed(const httplib::Request& req, const std::vector<std::string>& allowed) {
+  const std::string origin = req.get_header_value("Origin");
+  if (origin.empty()) return false;
+  for (const auto& a : allowed) {
+    if (a == origin) return true;
+  }
+  return false;
+}
+
+HttpServer::HttpServer(const ServerConfig& config, Metrics& metrics) : config_(config), metrics_(metrics) {}
+
+HttpServer::~HttpServer() { stop(); }
+
+Status HttpServer::init() {
+  if (config_.tls) {
+    if (!readable(config_.tls_cert)) {
+      return Status::InvalidArgument("server.tls_cert", "server.tls_cert: cannot read " + config_.tls_cert, "invalid_config");
+    }
+    if (!readable(config_.tls_key)) {
+      return Status::InvalidArgument("server.tls_key", "server.tls_key: cannot read " + config_.tls_key, "invalid_config");
+    }
+    std::string problem;
+    auto server = std::make_unique<httplib::SSLServer>([&](SSL_CTX& ctx) {
+      SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
+      SSL_CTX_set_options(&ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+      SSL_CTX_set_cipher_list(&ctx, "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL:!MD5:!RC4:!3DES:!SHA1");
+      if (SSL_CTX_use_certificate_chain_file(&ctx, config_.tls_cert.c_str()) != 1) {
+        problem = "server.tls_cert: not a PEM certificate: " + config_.tls_cert;
+        return false;
+      }
+      if (SSL_CTX_use_PrivateKey_file(&ctx, config_.tls_key.c_str(), SSL_FILETYPE_PEM) != 1) {
+        problem = "server.tls_key: not a PEM private key: " + config_.tls_key;
+        return false;
+      }
+      if (SSL_CTX_check_private_key(&ctx) != 1) {
+        problem = "server.tls_key: does not match server.tls_cert";
+        return false;
+      }
+      return true;
+    });
+    if (!server->is_valid()) {
+      return Status::InvalidArgument("server.tls_cert", problem.empty() ? "server.tls_cert: TLS setup failed" : problem,
+                                     "invalid_config");
+    }
+    server_ = std::move(server);
+  } else {
+    server_ = std::make_unique<httplib::Server>();
+  }
+  const int threads = config_.threads;
+  server_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
+  server_->set_tcp_nodelay(true);
+  server_->set_keep_alive_max_count(static_cast<std::size_t>(config_.keep_alive_max_count));
+  server_->set_keep_alive_timeout(5);
+  server_->set_read_timeout(config_.read_timeout_ms / 1000, (config_.read_timeout_ms % 1000) * 1000);
+  server_->set_write_timeout(config_.write_timeout_ms / 1000, (config_.write_timeout_ms % 1000) * 1000);
+  server_->set_payload_max_length(static_cast<std::size_t>(config_.max_body_bytes));
+  int* fd = &listen_fd_;
+  server_->set_socket_options([fd](socket_t s) {
+    int yes = 1;
+    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    *fd = s;
+  });
+  install_hooks();
+  return Status::Ok();
+}
+
+void HttpServer::install_hooks() {
+  const ServerConfig& config = config_;
+  server_->set_pre_routing_handler([&config](const httplib::Request& req, httplib::Response& res) {
+    RequestScope& scope = current_request();
+    scope.start = std::chrono::steady_clock::now();
+    scope.route = "unmatched";
+    std::string id = req.get_header_value("X-Request-Id");
+    scope.request_id = valid_request_id(id) ? std::move(id) : random_hex(12);
+    res.set_header("X-Request-Id", scope.request_id);
+    res.set_header("X-Content-Type-Options", "nosniff");
+    res.set_header("Referrer-Policy", "no-referrer");
+    if (config.tls) res.set_header("Strict-Transport-Security", "max-age=63072000; includeSubDomains");
+    if (static_cast<int>(req.headers.size()) > config.max_header_count) {
+      scope.route = "rejected";
+      send_error(res, Status(StatusCode::invalid_argument, "too_many_headers", "too many request headers"));
+      res.set_header("Connection", "close");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    const bool is_public = req.path.rfind("/v1/campaigns", 0) == 0 || req.path.rfind("/v1/donations", 0) == 0;
+    if (is_public && origin_allowed(req, config.allowed_origins)) {
+      res.set_header("Access-Control-Allow-Origin", req.get_header_value("Origin"));
+      res.set_header("Vary", "Origin");
+    }
+    if (req.method == "OPTIONS") {
+      scope.route = "preflight";
+      if (is_public && origin_allowed(req, config.allowed_origins)) {
+        res.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+        res.set_header("Access-Control-Allow-Headers", "Content-Type, Idempotency-Key, X-Request-Id");
+        res.set_header("Access-Control-Max-Age", "600");
+        res.status = 204;
+      } else {
+        send_error(res, Status(StatusCode::permission_denied, "origin_not_allowed", "this origin may not call this API"));
+      }
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+
+  // Answers httplib produced itself (404 for unknown paths, 413, 400 for a malformed request)
+  // get the JSON error shape. Our own handlers always set a body, so they are left alone.
+  server_->set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    switch (res.status) {
+      case 404: send_error(res, Status::NotFound("no such resource")); break;
+      case 405: send_error(res, Status(StatusCode::invalid_argument, "method_not_allowed", "method not allowed")); res.status = 405; break;
+      case 413: send_error(res, Status(StatusCode::payload_too_large, "payload_too_large", "request body is too large")); break;
+      case 414: send_json(res, 414, error_json(Status(StatusCode::invalid_argument, "uri_too_long", "request URI is too long"))); break;
+      default: {
+        const int status = res.status;
+        send_error(res, Status(StatusCode::invalid_argument, "bad_request", "malformed request"));
+        res.status = status;
+      }
+    }
+    return httplib::Server::HandlerResponse::Handled;
+  }));
+
+  server_->set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+    try {
+      if (ep) std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      spdlog::error("unhandled exception: {}", e.what());
+    } catch (...) {
+      spdlog::error("unhandled non-standard exception");
+    }
+    send_error(res, Status::Internal("internal error"));
+  });
+
+  Metrics& metrics = metrics_;
+  server_->set_logger([&metrics](const httplib::Request& req, const httplib::Response& res) {
+    RequestScope& scope = current_request();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - scope.start).count();
+    metrics.observe_request(req.method, scope.route, res.status, seconds);
+    if (spdlog::should_log(spdlog::level::info)) {
+      spdlog::info("{} {} {} {}B {:.3f}ms route={} client={}", req.method, req.path, res.status, res.body.size(),
+                   seconds * 1000.0, scope.route, req.remote_addr);
+    }
+    scope.request_id.clear();
+  });
+}
+
+Handler HttpServer::wrap(const std::string& route, Handler handler, bool needs_json_body) {
+  return [route, handler = std::move(handler), needs_json_body](const httplib::Request& req, httplib::Response& res) {
+    current_request().route = route;
+    if (needs_json_body && !is_json_content_type(req.get_header_value("Content-Type"))) {
+      send_error(res, Status(StatusCode::unsupported_media, "unsupported_media_type",
+                             "Content-Type must be application/json"));
+      return;
+    }
+    handler(req, res);
+  };
+}
+
+void HttpServer::get(const std::string& pattern, const std::string& route, Handler handler) {
+  server_->Get(pattern, wrap(route, std::move(handler), false));
+}
+void HttpServer::post(const std::string& pattern, const std::string& route, Handler handler) {
+  // Webhooks carry Stripe's own content type and are checked by signature, not here.
+  const bool json = route.rfind("/webhooks/", 0) != 0;
+  server_->Post(pattern, wrap(route, std::move(handler), json));
+}
+void HttpServer::patch(const std::string& pattern, const std::string& route, Handler handler) {
+  server_->Patch(pattern, wrap(route, std::move(handler), true));
+}
+void HttpServer::del(const std::string& pattern, const std::string& route, Handler handler) {
+  server_->Delete(pattern, wrap(route, std::move(handler), false));
+}
+
+Result<int> HttpServer::bind() {
+  int port = config_.port;
+  if (port == 0) {
+    port = server_->bind_to_any_port(config_.host);
+    if (port <= 0) return Status::InvalidArgument("server.listen", "server.listen: cannot bind " + config_.host, "invalid_config");
+  } else if (!server_->bind_to_port(config_.host, port)) {
+    return Status::InvalidArgument("server.listen", "server.listen: cannot bind " + config_.listen + " (in use or not permitted)",
+                                   "invalid_config");
+  }
+  // cpp-httplib 0.11 listens with a backlog of 5; connections beyond it get SYN retries.
+  if (listen_fd_ >= 0) ::listen(listen_fd_, 1024);
+  return port;
+}
+
+void HttpServer::run() { server_->listen_after_bind(); }
+
+void HttpServer::stop() {
+  if (server_ && !stopping_.exchange(true)) server_->stop();
+}
+
+bool HttpServer::is_running() const { return server_ && server_->is_running(); }
+
+}  // namespace donatio::http

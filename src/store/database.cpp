@@ -1,0 +1,313 @@
+// SOCI connection pool, transactions and migrations.
+#include "src/store/database.hpp"
+
+#include <soci/postgresql/soci-postgresql.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+
+#include "src/store/migrations_embedded.hpp"
+
+namespace donatio::store {
+namespace {
+
+std::string url_decode(const std::string& s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+// libpq key=value values are quoted with single quotes; escape ' and \.
+std::string pq_value(const std::string& v) {
+  std::string out = "'";
+  for (char c : v) {
+    if (c == '\'' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "'";
+}
+
+// Executes a whole multi-statement SQL text with the backend's native API (SOCI prepares one
+// statement at a time).
+void exec_script(soci::session& sql, Dialect dialect, const std::string& text) {
+  if (dialect == Dialect::sqlite) {
+    auto* backend = static_cast<soci::sqlite3_session_backend*>(sql.get_backend());
+    char* error = nullptr;
+    if (sqlite_api::sqlite3_exec(backend->conn_, text.c_str(), nullptr, nullptr, &error) != 0) {
+      std::string message = error ? error : "unknown error";
+      sqlite_api::sqlite3_free(error);
+      throw soci::soci_error("migration failed: " + message);
+    }
+  } else {
+    auto* backend = static_cast<soci::postgresql_session_backend*>(sql.get_backend());
+    PGresult* result = PQexec(backend->conn_, text.c_str());
+    const auto status = PQresultStatus(result);
+    std::string message = PQresultErrorMessage(result);
+    PQclear(result);
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+      throw soci::soci_error("migration failed: " + message);
+    }
+  }
+}
+
+std::string safe_db_message(const std::exception& e) {
+  // SOCI messages can quote the connect string; keep only the first line, drop passwords.
+  std::string m = e.what();
+  if (auto nl = m.find('\n'); nl != std::string::npos) m.resize(nl);
+  if (auto pw = m.find("password"); pw != std::string::npos) m.resize(pw);
+  return m;
+}
+
+}  // namespace
+
+std::string postgres_connect_string(const std::string& url) {
+  std::string rest;
+  if (url.rfind("postgresql://", 0) == 0) {
+    rest = url.substr(13);
+  } else if (url.rfind("postgres://", 0) == 0) {
+    rest = url.substr(11);
+  } else {
+    return {};
+  }
+  std::string query;
+  if (auto q = rest.find('?'); q != std::string::npos) {
+    query = rest.substr(q + 1);
+    rest.resize(q);
+  }
+  std::string userinfo;
+  if (auto at = rest.rfind('@'); at != std::string::npos) {
+    userinfo = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+  }
+  std::string hostport = rest;
+  std::string dbname;
+  if (auto slash = rest.find('/'); slash != std::string::npos) {
+    hostport = rest.substr(0, slash);
+    dbname = url_decode(rest.substr(slash + 1));
+  }
+  std::string host = hostport;
+  std::string port;
+  if (!hostport.empty() && hostport.front() == '[') {
+    auto close = hostport.find(']');
+    if (close == std::string::npos) return {};
+    host = hostport.substr(1, close - 1);
+    if (close + 1 < hostport.size() && hostport[close + 1] == ':') port = hostport.substr(close + 2);
+  } else if (auto colon = hostport.rfind(':'); colon != std::string::npos) {
+    host = hostport.substr(0, colon);
+    port = hostport.substr(colon + 1);
+  }
+  if (host.empty() || dbname.empty()) return {};
+  std::string out = "host=" + pq_value(url_decode(host));
+  if (!port.empty()) out += " port=" + pq_value(port);
+  out += " dbname=" + pq_value(dbname);
+  if (!userinfo.empty()) {
+    const auto colon = userinfo.find(':');
+    out += " user=" + pq_value(url_decode(userinfo.substr(0, colon)));
+    if (colon != std::string::npos) out += " password=" + pq_value(url_decode(userinfo.substr(colon + 1)));
+  }
+  std::size_t start = 0;
+  while (start < query.size()) {
+    auto amp = query.find('&', start);
+    const std::string pair = query.substr(start, amp == std::string::npos ? std::string::npos : amp - start);
+    if (auto eq = pair.find('='); eq != std::string::npos) {
+      out += " " + url_decode(pair.substr(0, eq)) + "=" + pq_value(url_decode(pair.substr(eq + 1)));
+    }
+    if (amp == std::string::npos) break;
+    start = amp + 1;
+  }
+  out += " connect_timeout='5'";
+  return out;
+}
+
+bool is_unique_violation(const std::exception& error) {
+  if (const auto* pg = dynamic_cast<const soci::postgresql_soci_error*>(&error)) {
+    return pg->sqlstate() == "23505";
+  }
+  const std::string m = error.what();
+  return m.find("UNIQUE constraint failed") != std::string::npos ||
+         m.find("PRIMARY KEY must be unique") != std::string::npos ||
+         m.find("is not unique") != std::string::npos;
+}
+
+Status status_from_exception(const std::exception& error) {
+  if (is_unique_violation(error)) return Status::Conflict("the record already exists", "already_exists");
+  spdlog::error("database error: {}", safe_db_message(error));
+  return Status::Unavailable("the database is unavailable; try again");
+}
+
+const std::vector<Migration>& builtin_migrations(Dialect dialect) {
+  static const std::vector<Migration> sqlite = embedded_migrations(false);
+  static const std::vector<Migration> postgres = embedded_migrations(true);
+  return dialect == Dialect::sqlite ? sqlite : postgres;
+}
+
+class Database::Lease {
+ public:
+  explicit Lease(soci::connection_pool& pool) : pool_(pool) {
+    ok_ = pool_.try_lease(pos_, 10000);
+  }
+  ~Lease() {
+    if (ok_) pool_.give_back(pos_);
+  }
+  bool ok() const { return ok_; }
+  soci::session& session() { return pool_.at(pos_); }
+
+ private:
+  soci::connection_pool& pool_;
+  std::size_t pos_ = 0;
+  bool ok_ = false;
+};
+
+Database::Database(Dialect dialect, std::size_t pool_size)
+    : dialect_(dialect), pool_size_(pool_size), pool_(pool_size) {}
+
+Database::~Database() = default;
+
+Result<std::unique_ptr<Database>> Database::open(const DatabaseConfig& config) {
+  const bool sqlite = config.url.rfind("sqlite:", 0) == 0;
+  const std::size_t size = static_cast<std::size_t>(config.pool_size);
+  std::unique_ptr<Database> db(new Database(sqlite ? Dialect::sqlite : Dialect::postgresql, size));
+  std::string connect;
+  if (sqlite) {
+    const std::string path = config.url.substr(7);
+    const auto parent = std::filesystem::path(path).parent_path();
+    std::error_code ec;
+    if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+    connect = "db=" + path + " timeout=10 shared_cache=false";
+  } else {
+    connect = postgres_connect_string(config.url);
+    if (connect.empty()) {
+      return Status::InvalidArgument("database.url", "database.url: cannot parse the PostgreSQL URL", "invalid_config");
+    }
+  }
+  try {
+    for (std::size_t i = 0; i < size; ++i) {
+      soci::session& sql = db->pool_.at(i);
+      if (sqlite) {
+        sql.open(soci::sqlite3, connect);
+        sql << "PRAGMA journal_mode=WAL";
+        sql << "PRAGMA synchronous=NORMAL";
+        sql << "PRAGMA foreign_keys=ON";
+        sql << "PRAGMA busy_timeout=10000";
+      } else {
+        sql.open(soci::postgresql, connect);
+        if (!config.synchronous_commit) sql << "SET synchronous_commit = off";
+      }
+    }
+  } catch (const std::exception& e) {
+    return Status::Unavailable("database.url: cannot connect: " + safe_db_message(e));
+  }
+  return db;
+}
+
+Status Database::run(bool in_transaction, const std::function<Status(soci::session&)>& work) {
+  Lease lease(pool_);
+  if (!lease.ok()) return Status::Unavailable("no database connection became free in time");
+  soci::session& sql = lease.session();
+  bool open = false;
+  try {
+    if (in_transaction) {
+      sql << (dialect_ == Dialect::sqlite ? "BEGIN IMMEDIATE" : "BEGIN");
+      open = true;
+    }
+    Status status = work(sql);
+    if (open) {
+      sql << (status.ok() ? "COMMIT" : "ROLLBACK");
+      open = false;
+    }
+    return status;
+  } catch (const std::exception& e) {
+    if (open) {
+      try {
+        sql << "ROLLBACK";
+      } catch (const std::exception& rollback_error) {
+        spdlog::error("rollback failed: {}", safe_db_message(rollback_error));
+        // The connection may be broken; reconnect so the pool does not keep a dead session.
+        try {
+          sql.reconnect();
+        } catch (...) {
+        }
+      }
+    }
+    return status_from_exception(e);
+  }
+}
+
+Status Database::transaction(const std::function<Status(soci::session&)>& work) { return run(true, work); }
+Status Database::read(const std::function<Status(soci::session&)>& work) { return run(false, work); }
+
+Status Database::migrate(std::vector<std::string>* applied) {
+  Lease lease(pool_);
+  if (!lease.ok()) return Status::Unavailable("no database connection became free in time");
+  soci::session& sql = lease.session();
+  try {
+    const bool pg = dialect_ == Dialect::postgresql;
+    exec_script(sql, dialect_,
+                pg ? "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
+                   : "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)");
+    if (pg) exec_script(sql, dialect_, "SELECT pg_advisory_lock(7205761)");
+    Status result;
+    for (const auto& m : builtin_migrations(dialect_)) {
+      int count = 0;
+      sql << "SELECT COUNT(*) FROM schema_migrations WHERE version = :v", soci::use(m.version), soci::into(count);
+      if (count > 0) continue;
+      const long long now = std::chrono::duration_cast<std::chrono::seconds>(
+                                std::chrono::system_clock::now().time_since_epoch()).count();
+      const std::string record = "INSERT INTO schema_migrations (version, name, applied_at) VALUES (" +
+                                 std::to_string(m.version) + ", '" + m.name + "', " + std::to_string(now) + ");";
+      try {
+        exec_script(sql, dialect_, (pg ? "BEGIN;\n" : "BEGIN IMMEDIATE;\n") + m.sql + "\n" + record + "\nCOMMIT;");
+      } catch (const std::exception& e) {
+        try {
+          exec_script(sql, dialect_, "ROLLBACK");
+        } catch (...) {
+        }
+        result = Status::Unavailable("migration " + m.name + " failed: " + safe_db_message(e));
+        break;
+      }
+      spdlog::info("applied migration {}", m.name);
+      if (applied) applied->push_back(m.name);
+    }
+    if (pg) exec_script(sql, dialect_, "SELECT pg_advisory_unlock(7205761)");
+    return result;
+  } catch (const std::exception& e) {
+    return Status::Unavailable("migrations failed: " + safe_db_message(e));
+  }
+}
+
+Result<int> Database::schema_version() {
+  int version = 0;
+  Status s = read([&](soci::session& sql) {
+    soci::indicator ind;
+    sql << "SELECT MAX(version) FROM schema_migrations", soci::into(version, ind);
+    if (ind != soci::i_ok) version = 0;
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return version;
+}
+
+Status Database::check_ready() {
+  auto version = schema_version();
+  if (!version.ok()) return version.status();
+  const auto& all = builtin_migrations(dialect_);
+  const int latest = all.empty() ? 0 : all.back().version;
+  if (*version < latest) {
+    return Status(StatusCode::unavailable, "migrations_pending",
+                  "database schema is at version " + std::to_string(*version) + ", expected " + std::to_string(latest));
+  }
+  return Status::Ok();
+}
+
+}  // namespace donatio::store

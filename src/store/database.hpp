@@ -1,0 +1,82 @@
+// Database: a pool of SOCI sessions to SQLite (embedded default) or PostgreSQL, forward-only
+// migrations, and the one way to run a transaction. Every state change in donatio goes through
+// `transaction()`, so it commits whole or not at all. Thread-safe: each call leases its own
+// session from the pool (bounded wait; an exhausted pool is `unavailable`, not a hang).
+#pragma once
+
+#include <soci/soci-config.h>
+#undef SOCI_HAVE_BOOST
+#undef SOCI_HAVE_BOOST_DATE_TIME
+#include <soci/soci.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "donatio/config.hpp"
+#include "donatio/status.hpp"
+
+namespace donatio::store {
+
+enum class Dialect { sqlite, postgresql };
+
+struct Migration {
+  int version = 0;
+  std::string name;  // "001_initial"
+  std::string sql;
+};
+
+// The migrations compiled into the binary for a dialect, ordered by version.
+const std::vector<Migration>& builtin_migrations(Dialect dialect);
+
+// "postgresql://user:pa%40ss@127.0.0.1:5432/db?sslmode=disable" -> libpq key=value form.
+// Returns an empty string when the URL cannot be parsed.
+std::string postgres_connect_string(const std::string& url);
+
+// True when a SOCI exception is a unique/primary-key violation.
+bool is_unique_violation(const std::exception& error);
+
+class Database {
+ public:
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  // Opens `config.url` with `config.pool_size` sessions. The message of an error names
+  // database.url and what failed, never the password.
+  static Result<std::unique_ptr<Database>> open(const DatabaseConfig& config);
+
+  Dialect dialect() const { return dialect_; }
+  bool is_postgres() const { return dialect_ == Dialect::postgresql; }
+
+  // Applies every built-in migration not yet in schema_migrations, each in its own
+  // transaction. On PostgreSQL an advisory lock keeps two instances from racing.
+  Status migrate(std::vector<std::string>* applied = nullptr);
+  // Ok when reachable and every built-in migration is applied.
+  Status check_ready();
+  // Latest applied migration version (0 when none).
+  Result<int> schema_version();
+
+  // Runs `work` inside one transaction (SQLite: BEGIN IMMEDIATE, so writers queue instead of
+  // deadlocking). Commits when `work` returns ok; rolls back when it returns an error or
+  // throws. SOCI exceptions become Status values: unique violations → conflict, anything
+  // else → unavailable.
+  Status transaction(const std::function<Status(soci::session&)>& work);
+  // Runs `work` on a leased session without an explicit transaction (reads).
+  Status read(const std::function<Status(soci::session&)>& work);
+
+ private:
+  Database(Dialect dialect, std::size_t pool_size);
+  class Lease;
+  Status run(bool in_transaction, const std::function<Status(soci::session&)>& work);
+
+  Dialect dialect_;
+  std::size_t pool_size_;
+  soci::connection_pool pool_;
+};
+
+// Maps an exception thrown by SOCI inside store code to a Status.
+Status status_from_exception(const std::exception& error);
+
+}  // namespace donatio::store
