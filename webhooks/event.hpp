@@ -19,8 +19,9 @@
 
 namespace donatio::webhooks {
 
-// Upper bounds checked before any JSON is built. The HTTP layer already limits the body
-// (server.max_body_bytes); these guard every other caller (replay, the events sweep).
+// Upper bounds: the size is checked before parsing, the nesting depth while parsing. The HTTP
+// layer already limits the body (server.max_body_bytes); these guard every other caller
+// (replay, the events sweep).
 inline constexpr std::size_t kMaxEventBytes = 1024 * 1024;
 inline constexpr int kMaxEventNestingDepth = 64;
 

@@ -342,6 +342,27 @@ TEST_CASE("malformed JSON is an invalid_argument, not an exception") {
   CHECK(rejected_field(std::string("{\"id\":\"evt_\xff\xfe\",\"type\":\"x\",\"data\":{\"object\":{}}}")).empty());
 }
 
+TEST_CASE("members we do not read are still checked as JSON but not as Stripe fields") {
+  std::string body = read_fixture("payment_intent.succeeded.json");
+  const std::string request = "\"request\": {";
+  const auto at = body.find(request);
+  REQUIRE(at != std::string::npos);
+  std::string broken = body;
+  broken.insert(at + request.size(), "\"x\": tru, ");
+  CHECK(rejected_field(broken).empty());
+  std::string bad_utf8 = body;
+  bad_utf8.insert(at + request.size(), "\"x\": \"\xc3\x28\", ");
+  CHECK(rejected_field(bad_utf8).empty());
+
+  const StripeEvent odd = parse_ok(fixture_with("payment_intent.succeeded.json", [](nlohmann::json& e) {
+    e["data"]["object"]["payment_method_options"] = 5;
+    e["data"]["object"]["client_secret"] = nlohmann::json::array({1, 2});
+    e["pending_webhooks"] = "many";
+  }));
+  REQUIRE(odd.payment_intent);
+  CHECK(odd.payment_intent->amount == 5000);
+}
+
 TEST_CASE("an envelope without id, type or data.object is rejected") {
   const std::string base = "payment_intent.succeeded.json";
   CHECK(rejected_field(fixture_with(base, [](nlohmann::json& e) { e.erase("id"); })) == "id");
