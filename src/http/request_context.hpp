@@ -12,6 +12,7 @@ struct RequestScope {
   std::string request_id;
   std::string route;
   std::chrono::steady_clock::time_point start;
+  bool metrics_recorded = false;  // routed requests record before the answer is written
 };
 
 RequestScope& current_request();

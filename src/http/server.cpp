@@ -110,6 +110,7 @@ void HttpServer::install_hooks() {
     RequestScope& scope = current_request();
     scope.start = std::chrono::steady_clock::now();
     scope.route = "unmatched";
+    scope.metrics_recorded = false;
     std::string id = req.get_header_value("X-Request-Id");
     scope.request_id = valid_request_id(id) ? std::move(id) : random_hex(12);
     res.set_header("X-Request-Id", scope.request_id);
@@ -176,7 +177,7 @@ void HttpServer::install_hooks() {
     RequestScope& scope = current_request();
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - scope.start).count();
-    metrics.observe_request(req.method, scope.route, res.status, seconds);
+    if (!scope.metrics_recorded) metrics.observe_request(req.method, scope.route, res.status, seconds);
     if (spdlog::should_log(spdlog::level::info)) {
       spdlog::info("{} {} {} {}B {:.3f}ms route={} client={}", req.method, req.path, res.status, res.body.size(),
                    seconds * 1000.0, scope.route, req.remote_addr);
@@ -186,14 +187,21 @@ void HttpServer::install_hooks() {
 }
 
 Handler HttpServer::wrap(const std::string& route, Handler handler, bool needs_json_body) {
-  return [route, handler = std::move(handler), needs_json_body](const httplib::Request& req, httplib::Response& res) {
-    current_request().route = route;
+  Metrics& metrics = metrics_;
+  return [route, handler = std::move(handler), needs_json_body, &metrics](const httplib::Request& req,
+                                                                           httplib::Response& res) {
+    RequestScope& scope = current_request();
+    scope.route = route;
     if (needs_json_body && !is_json_content_type(req.get_header_value("Content-Type"))) {
       send_error(res, Status(StatusCode::unsupported_media, "unsupported_media_type",
                              "Content-Type must be application/json"));
-      return;
+    } else {
+      handler(req, res);
     }
-    handler(req, res);
+    // Recorded before the answer goes out, so a client that reads /metrics next sees it.
+    metrics.observe_request(req.method, route, res.status == -1 ? 200 : res.status,
+                            std::chrono::duration<double>(std::chrono::steady_clock::now() - scope.start).count());
+    scope.metrics_recorded = true;
   };
 }
 
