@@ -4,7 +4,11 @@
 
 #include <httplib.h>
 
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <set>
 #include <string>
@@ -35,10 +39,16 @@ class WebhookReceiver {
     json event;
   };
 
-  explicit WebhookReceiver(int failures_before_success = 0)
-      : failures_left_(failures_before_success) {
-    server_.set_tcp_nodelay(true);
-    server_.Post("/webhooks/stripe", [this](const httplib::Request& req, httplib::Response& res) {
+  // With cert_path/key_path: an https receiver.
+  explicit WebhookReceiver(int failures_before_success = 0, const std::string& cert_path = "",
+                           const std::string& key_path = "")
+      : server_(cert_path.empty() ? std::make_unique<httplib::Server>()
+                                  : std::make_unique<httplib::SSLServer>(cert_path.c_str(),
+                                                                         key_path.c_str())),
+        https_(!cert_path.empty()),
+        failures_left_(failures_before_success) {
+    server_->set_tcp_nodelay(true);
+    server_->Post("/webhooks/stripe", [this](const httplib::Request& req, httplib::Response& res) {
       const auto check = donatio::webhooks::verify_signature(
           req.get_header_value("Stripe-Signature"), req.body, {kWebhookSecret},
           donatio::SystemClock().now_unix(), 300);
@@ -51,21 +61,25 @@ class WebhookReceiver {
       deliveries_.push_back({check, req.get_header_value("Content-Type"), json::parse(req.body)});
       res.set_content("{}", "application/json");
     });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    port_ = server_->bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_->listen_after_bind(); });
   }
   ~WebhookReceiver() {
-    server_.stop();
+    server_->stop();
     thread_.join();
   }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/webhooks/stripe"; }
+  std::string url(const std::string& host = "127.0.0.1") const {
+    return (https_ ? "https://" : "http://") + host + ":" + std::to_string(port_) +
+           "/webhooks/stripe";
+  }
   std::vector<Delivery> deliveries() const {
     std::lock_guard lock(mu_);
     return deliveries_;
   }
 
  private:
-  httplib::Server server_;
+  std::unique_ptr<httplib::Server> server_;
+  bool https_ = false;
   std::thread thread_;
   int port_ = 0;
   mutable std::mutex mu_;
@@ -116,6 +130,30 @@ json confirm(httplib::Client& client, const std::string& pi_id,
   return body_of(client.Post("/v1/payment_intents/" + pi_id + "/confirm",
                              httplib::Params{{"payment_method", payment_method}}));
 }
+
+// A self-signed certificate for localhost and 127.0.0.1 in a fresh temporary directory.
+struct SelfSignedCertificate {
+  std::string directory;
+  std::string cert_path;
+  std::string key_path;
+  SelfSignedCertificate() {
+    char name[] = "/tmp/donatio-emulator-tls-XXXXXX";
+    REQUIRE(::mkdtemp(name) != nullptr);
+    directory = name;
+    cert_path = directory + "/cert.pem";
+    key_path = directory + "/key.pem";
+    const std::string command =
+        "openssl req -x509 -newkey rsa:2048 -nodes -keyout " + key_path + " -out " + cert_path +
+        " -days 2 -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 "
+        ">/dev/null 2>&1";
+    REQUIRE(std::system(command.c_str()) == 0);
+  }
+  ~SelfSignedCertificate() {
+    std::remove(cert_path.c_str());
+    std::remove(key_path.c_str());
+    ::rmdir(directory.c_str());
+  }
+};
 
 bool starts_with(const std::string& text, const std::string& prefix) {
   return text.rfind(prefix, 0) == 0;
@@ -246,6 +284,38 @@ TEST_CASE("a webhook answered with 500 is retried until the receiver accepts it"
   CHECK(emulator.webhook_attempts() == 3);
   CHECK(emulator.webhooks_delivered() == 1);
   CHECK(emulator.webhooks_failed() == 0);
+}
+
+TEST_CASE("https webhooks skip certificate checks only for 127.0.0.1 without a CA file") {
+  SelfSignedCertificate certificate;
+  WebhookReceiver receiver(0, certificate.cert_path, certificate.key_path);
+
+  SECTION("127.0.0.1 with no CA file: delivered to the self-signed receiver") {
+    StripeEmulator emulator(options_for(receiver.url()));
+    emulator.start();
+    emulator.create_payment_intent(1000, "chf");
+    REQUIRE(emulator.wait_for_deliveries(std::chrono::seconds(10)));
+    CHECK(emulator.webhooks_delivered() == 1);
+  }
+  SECTION("localhost with no CA file: the certificate is verified, so delivery fails") {
+    StripeEmulator emulator(options_for(receiver.url("localhost")));
+    emulator.start();
+    emulator.create_payment_intent(1000, "chf");
+    REQUIRE(emulator.wait_for_deliveries(std::chrono::seconds(10)));
+    CHECK(emulator.webhooks_failed() == 1);
+    CHECK(receiver.deliveries().empty());
+  }
+  SECTION("localhost with the CA file: verified and delivered") {
+    auto options = options_for(receiver.url("localhost"));
+    options.webhook_ca_file = certificate.cert_path;
+    StripeEmulator emulator(options);
+    emulator.start();
+    emulator.create_payment_intent(1000, "chf");
+    REQUIRE(emulator.wait_for_deliveries(std::chrono::seconds(10)));
+    CHECK(emulator.webhooks_delivered() == 1);
+    REQUIRE(receiver.deliveries().size() == 1);
+    CHECK(receiver.deliveries()[0].check == donatio::webhooks::SignatureCheck::valid);
+  }
 }
 
 TEST_CASE("events recorded while delivery is off are only visible through the Events API") {
