@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -153,6 +154,17 @@ struct SelfSignedCertificate {
     std::remove(key_path.c_str());
     ::rmdir(directory.c_str());
   }
+};
+
+// A clock the test moves by hand.
+class MovableClock final : public donatio::Clock {
+ public:
+  explicit MovableClock(std::int64_t start) : now_(start) {}
+  std::int64_t now_unix() const override { return now_.load(); }
+  void advance(std::int64_t seconds) { now_ += seconds; }
+
+ private:
+  std::atomic<std::int64_t> now_;
 };
 
 bool starts_with(const std::string& text, const std::string& prefix) {
@@ -557,4 +569,28 @@ TEST_CASE("test helpers open and close disputes and pay out the available balanc
   CHECK(page["data"].size() == 3);
   CHECK(page["has_more"] == true);
   (void)second;
+}
+
+TEST_CASE("created timestamps come from the injected clock and drive the list filters") {
+  constexpr std::int64_t kNewYear = 1767225600;  // 2026-01-01T00:00:00Z
+  auto clock = std::make_shared<MovableClock>(kNewYear);
+  auto options = options_for();
+  options.clock = clock;
+  StripeEmulator emulator(options);
+  emulator.start();
+  json january_first = emulator.create_external_payment(1000, "chf");
+  clock->advance(86400);
+  json january_second = emulator.create_external_payment(2000, "chf");
+  CHECK(january_first["created"] == kNewYear);
+  CHECK(january_second["created"] == kNewYear + 86400);
+
+  auto client = client_for(emulator);
+  const std::string second_day = std::to_string(kNewYear + 86400);
+  json late = body_of(client->Get("/v1/balance_transactions?created[gte]=" + second_day));
+  REQUIRE(late["data"].size() == 1);
+  CHECK(late["data"][0]["amount"] == 2000);
+  json early = body_of(client->Get("/v1/events?types[]=payment_intent.succeeded&created[lt]=" +
+                                   second_day));
+  REQUIRE(early["data"].size() == 1);
+  CHECK(early["data"][0]["data"]["object"]["id"] == january_first["id"]);
 }
