@@ -245,6 +245,15 @@ int StripeEmulator::start() {
   server_->new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
   server_->set_tcp_nodelay(true);
   server_->set_keep_alive_max_count(100);
+  server_->set_payload_max_length(1 << 20);
+  // A bug in a handler answers like Stripe's own 500, never with a stack trace.
+  server_->set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+        res.status = 500;
+        res.set_content(stripe_error("api_error", "", "The emulator failed on this request.")
+                            .dump(2),
+                        "application/json");
+      });
   // The library listens with a backlog of 5; keep the socket to listen again with a real one.
   auto listen_socket = std::make_shared<int>(-1);
   server_->set_socket_options([listen_socket](socket_t sock) {
