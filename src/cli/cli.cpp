@@ -63,7 +63,7 @@ Result<Config> load_config_from(const Args& args) {
 }
 
 int fail(const Status& status) {
-  if (status.code() == StatusCode::invalid_argument && status.error_code() == "invalid_config") return config_error(status);
+  if (status.error_code() == "invalid_config") return config_error(status);
   std::fprintf(stderr, "donatio: %s\n", status.message().c_str());
   return status.code() == StatusCode::invalid_argument ? 2 : 1;
 }
@@ -83,6 +83,7 @@ int cmd_serve(const Args& args) {
     return 0;
   }
   if (auto bad = args.unknown_option({"config"}); !bad.empty()) return usage_error("unknown option --" + bad);
+  block_stop_signals();  // before any thread exists, so only the waiter sees them
   auto config = load_config_from(args);
   if (!config.ok()) return config_error(config.status());
   http::init_logging(config->server.log_level, config->server.log_json);
@@ -222,14 +223,26 @@ int cmd_campaign(const Args& args) {
 
 }  // namespace
 
-int serve_until_signal(const Config& config, const Secrets& secrets, PaymentGateway* gateway) {
-  // Block the stop signals in every thread; one thread waits for them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+namespace {
+sigset_t stop_signal_set() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  return set;
+}
+}  // namespace
+
+void block_stop_signals() {
+  const sigset_t set = stop_signal_set();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+}
+
+int serve_until_signal(const Config& config, const Secrets& secrets, PaymentGateway* gateway) {
+  // Threads inherit the mask: block the stop signals everywhere; one thread waits for them.
+  block_stop_signals();
+  sigset_t stop_signals = stop_signal_set();
 
   ServiceOptions options;
   options.gateway = gateway;

@@ -16,6 +16,9 @@ Result<Config> load_config_from(const Args& args);
 int fail(const Status& status);
 // Opens and migrates the configured database.
 Result<std::unique_ptr<store::Database>> open_database(const Config& config);
+// Blocks SIGTERM/SIGINT in the calling thread (and every thread it starts later); call it
+// first thing in commands that serve, before any thread exists.
+void block_stop_signals();
 // Runs the service until SIGTERM/SIGINT. `gateway` null: a Stripe client from the config.
 int serve_until_signal(const Config& config, const Secrets& secrets, PaymentGateway* gateway);
 // Commands defined outside cli.cpp (demo, webhook, events, report, …); -1 when unknown.

@@ -206,7 +206,7 @@ Result<std::unique_ptr<Database>> Database::open(const DatabaseConfig& config) {
       }
     }
   } catch (const std::exception& e) {
-    return Status::Unavailable("database.url: cannot connect: " + safe_db_message(e));
+    return Status(StatusCode::unavailable, "invalid_config", "database.url: cannot connect: " + safe_db_message(e));
   }
   return db;
 }

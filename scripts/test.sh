@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Sets up everything and runs the whole test suite: installs packages, starts PostgreSQL,
+# builds the plain build and the ASan+UBSan build, and runs every test (SQLite and
+# PostgreSQL) in both. PostgreSQL tests never skip: if the server cannot start, this fails.
+#   scripts/test.sh            both builds
+#   scripts/test.sh plain      plain build only (faster while developing)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+kinds=("${@:-plain asan}")
+read -r -a kinds <<<"${kinds[*]}"
+scripts/install-deps.sh
+export DONATIO_TEST_PG_URL="$(scripts/start-postgres.sh | tail -n 1)"
+unset DONATIO_TEST_SKIP_PG
+for kind in "${kinds[@]}"; do
+  echo "== build: $kind"
+  scripts/build.sh "$kind"
+  dir=build; [ "$kind" = asan ] && dir=build-asan
+  echo "== test: $kind"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir "$dir" --output-on-failure -j 2 --timeout 300
+done
