@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "src/stripe/stripe_client.hpp"
+
 namespace donatio::cli {
 
 Service::Service(Config config, Secrets secrets, ServiceOptions options)
@@ -18,11 +20,25 @@ Result<int> Service::start() {
   }
   const Clock& clock = options_.clock ? *options_.clock : system_clock_;
   PaymentGateway* gateway = options_.gateway;
+  if (gateway == nullptr && !secrets_.stripe_secret_key.empty()) {
+    try {
+      auto options = stripe::stripe_client_options(config_.stripe, secrets_.stripe_secret_key);
+      options.pool_size = std::max(2, config_.database.pool_size);
+      owned_gateway_ = std::make_unique<stripe::StripeClient>(std::move(options));
+      gateway = owned_gateway_.get();
+    } catch (const std::invalid_argument& e) {
+      return Status::InvalidArgument("stripe", std::string("stripe: ") + e.what(), "invalid_config");
+    }
+  } else if (gateway == nullptr) {
+    spdlog::warn("no Stripe secret key in ${}: donations cannot be created (503) until it is set",
+                 config_.stripe.secret_key_env);
+  }
   context_ = std::make_unique<http::ServiceContext>(config_, secrets_, *db_, clock, metrics_, gateway);
   server_ = std::make_unique<http::HttpServer>(config_.server, metrics_);
   if (Status s = server_->init(); !s.ok()) return s;
   http::register_ops_routes(*server_, *context_);
   http::register_campaign_routes(*server_, *context_);
+  http::register_donation_routes(*server_, *context_);
   auto port = server_->bind();
   if (!port.ok()) return port.status();
   port_ = *port;

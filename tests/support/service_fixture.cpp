@@ -7,6 +7,7 @@
 #include <random>
 
 #include "src/cli/dev_cert.hpp"
+#include "support/process.hpp"
 #include "src/http/request_context.hpp"
 #include "src/store/token_store.hpp"
 
@@ -106,6 +107,28 @@ receipt_footer = "No goods or services were provided in exchange for this contri
     REQUIRE(cli::ensure_dev_certificate(config_.server.tls_cert, config_.server.tls_key).ok());
     cert_ = config_.server.tls_cert;
   }
+  int fixed_port = 0;
+  if (options.stripe_emulator) {
+    fixed_port = free_port();
+    config_.server.port = fixed_port;
+    stripe::EmulatorOptions e;
+    e.secret_key = kStripeKey;
+    e.webhook_secret = kWebhookSecret;
+    e.webhook_url = std::string(options.tls ? "https" : "http") + "://127.0.0.1:" + std::to_string(fixed_port) +
+                    "/webhooks/stripe";
+    e.webhook_ca_file = cert_;
+    e.deliver_webhooks = options.deliver_webhooks;
+    e.clock = std::shared_ptr<const Clock>(&clock_, [](const Clock*) {});
+    emulator_ = std::make_unique<stripe::StripeEmulator>(e);
+    const int stripe_port = emulator_->start();
+    config_.stripe.api_base = "http://127.0.0.1:" + std::to_string(stripe_port);
+    auto client_options = stripe::stripe_client_options(config_.stripe, kStripeKey);
+    client_options.backoff_base_ms = 10;
+    client_options.backoff_cap_ms = 50;
+    client_options.timeout_ms = 2000;
+    stripe_client_ = std::make_unique<stripe::StripeClient>(client_options);
+    options.gateway = stripe_client_.get();
+  }
   if (options.configure) options.configure(config_);
   Secrets secrets;
   secrets.webhook_secrets = {kWebhookSecret};
@@ -121,7 +144,21 @@ receipt_footer = "No goods or services were provided in exchange for this contri
   service_->run_in_background();
 }
 
-ServiceFixture::~ServiceFixture() { service_->stop(); }
+ServiceFixture::~ServiceFixture() {
+  if (emulator_) emulator_->stop();
+  service_->stop();
+}
+
+void ServiceFixture::create_campaign(const std::string& slug, const std::string& currency, const std::string& extra) {
+  if (admin_token_.empty()) admin_token_ = token("admin");
+  const std::string body = R"({"slug":")" + slug + R"(","title":"Campaign )" + slug +
+                           R"(","category":"humanitarian","currency":")" + currency +
+                           R"(","goal_amount":100000000,"starts_at":"2026-01-01T00:00:00Z")" + extra + "}";
+  auto res = client().Post("/v1/admin/campaigns", bearer(admin_token_), body, "application/json");
+  REQUIRE(res);
+  INFO(res->body);
+  REQUIRE(res->status == 201);
+}
 
 httplib::Client ServiceFixture::client() const {
   httplib::Client cli(base_url());

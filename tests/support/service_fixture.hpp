@@ -15,6 +15,8 @@
 #include "donatio/clock.hpp"
 #include "donatio/config.hpp"
 #include "src/cli/service.hpp"
+#include "src/stripe/emulator.hpp"
+#include "src/stripe/stripe_client.hpp"
 
 namespace donatio::testing {
 
@@ -67,6 +69,10 @@ struct FixtureOptions {
   std::function<void(Config&)> configure;  // last word on the config
   PaymentGateway* gateway = nullptr;
   bool use_fake_clock = true;
+  // Start a Stripe emulator and talk to it through the real libcurl StripeClient; the
+  // emulator delivers signed webhooks to this service.
+  bool stripe_emulator = false;
+  bool deliver_webhooks = true;
 };
 
 class ServiceFixture {
@@ -82,8 +88,12 @@ class ServiceFixture {
   cli::Service& service() { return *service_; }
   TempDir& dir() { return dir_; }
   const std::string& cert_path() const { return cert_; }
+  stripe::StripeEmulator& stripe() { return *emulator_; }
+  // Creates a campaign through the admin API (201 required).
+  void create_campaign(const std::string& slug, const std::string& currency, const std::string& extra_json = "");
   // Creates a token directly in the store.
   std::string token(const std::string& role, const std::string& name = "");
+  static constexpr const char* kStripeKey = "sk_test_fixture_key";
   static constexpr const char* kWebhookSecret = "whsec_test_fixture_secret";
 
  private:
@@ -92,9 +102,12 @@ class ServiceFixture {
   FakeClock clock_;
   Config config_;
   std::string cert_;
+  std::unique_ptr<stripe::StripeEmulator> emulator_;
+  std::unique_ptr<stripe::StripeClient> stripe_client_;
   std::unique_ptr<cli::Service> service_;
   int port_ = 0;
   int token_counter_ = 0;
+  std::string admin_token_;
 };
 
 // JSON headers for httplib requests.

@@ -1,0 +1,233 @@
+#include "src/donations/create_donation.hpp"
+
+#include <nlohmann/json.hpp>
+#include <openssl/evp.h>
+#include <spdlog/spdlog.h>
+
+#include "donatio/campaign.hpp"
+#include "donatio/donation.hpp"
+#include "donatio/money.hpp"
+#include "src/http/errors.hpp"
+#include "src/http/json_body.hpp"
+#include "src/http/request_context.hpp"
+#include "src/store/campaign_store.hpp"
+#include "src/store/donation_store.hpp"
+
+namespace donatio::donations {
+namespace {
+
+constexpr std::int64_t kIdempotencyTtlS = 48 * 3600;  // "at least 24 h"
+
+std::string sha256_hex(const std::string& text) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(text.data(), text.size(), digest, &len, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 0xf];
+  }
+  return out;
+}
+
+Answer error_answer(const Status& status) { return {http::http_status_for(status.code()), http::error_json(status)}; }
+
+std::string canonical(const DonationRequest& r) {
+  // Field order fixed, so the same request always hashes the same way.
+  return nlohmann::json{{"amount", r.amount}, {"campaign", r.campaign}, {"cover_fees", r.cover_fees},
+                        {"currency", r.currency}, {"donor_email", r.donor_email}, {"donor_name", r.donor_name}}
+      .dump();
+}
+
+}  // namespace
+
+bool is_plausible_email(const std::string& email) {
+  if (email.size() < 3 || email.size() > 254) return false;
+  const auto at = email.find('@');
+  if (at == std::string::npos || at == 0 || at != email.rfind('@') || at > 64) return false;
+  const std::string domain = email.substr(at + 1);
+  if (domain.size() < 3 || domain.find('.') == std::string::npos || domain.front() == '.' || domain.back() == '.' ||
+      domain.find("..") != std::string::npos) {
+    return false;
+  }
+  for (unsigned char c : email) {
+    if (c <= 0x20 || c == 0x7f || c == '<' || c == '>' || c == '(' || c == ')' || c == ',' || c == ';' ||
+        c == ':' || c == '\\' || c == '"' || c == '[' || c == ']') {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string payment_intent_idempotency_key(const std::string& donation_id) { return "donatio-pi-" + donation_id; }
+
+Result<DonationRequest> parse_donation_request(const std::string& body) {
+  auto doc = http::parse_json_object(body);
+  if (!doc.ok()) return doc.status();
+  http::FieldReader f(*doc);
+  DonationRequest r;
+  if (Status s = f.only({"campaign", "amount", "currency", "donor", "cover_fees"}); !s.ok()) return s;
+  if (Status s = f.string("campaign", r.campaign, true, 64, 1); !s.ok()) return s;
+  if (Status s = f.integer("amount", r.amount, true, 1, INT64_MAX / 4); !s.ok()) {
+    if (s.error_code() == "out_of_range") {
+      return Status(StatusCode::invalid_argument, "invalid_amount", "amount must be a positive integer in minor units", "amount");
+    }
+    return s;
+  }
+  if (Status s = f.string("currency", r.currency, true, 3, 3); !s.ok()) {
+    return s.error_code() == "invalid_length"
+               ? Status::InvalidArgument("currency", "currency must be an ISO-4217 code such as CHF", "invalid_currency")
+               : s;
+  }
+  if (!is_known_currency(r.currency)) {
+    return Status::InvalidArgument("currency", "currency must be an ISO-4217 code such as CHF", "invalid_currency");
+  }
+  r.currency = upper_currency(r.currency);
+  const nlohmann::json* donor = nullptr;
+  if (Status s = f.object("donor", donor, true); !s.ok()) return s;
+  http::FieldReader d(*donor, "donor");
+  if (Status s = d.only({"email", "name"}); !s.ok()) return s;
+  if (Status s = d.string("email", r.donor_email, true, 254, 1); !s.ok()) return s;
+  if (!is_plausible_email(r.donor_email)) {
+    return Status::InvalidArgument("donor.email", "donor.email must be an e-mail address", "invalid_email");
+  }
+  if (Status s = d.string("name", r.donor_name, false, 200); !s.ok()) return s;
+  for (unsigned char c : r.donor_name) {
+    if (c < 0x20 || c == 0x7f) return Status::InvalidArgument("donor.name", "donor.name must not contain control characters");
+  }
+  if (Status s = f.boolean("cover_fees", r.cover_fees, false); !s.ok()) return s;
+  return r;
+}
+
+Answer DonationCreator::create(const std::string& body, const std::string& key) {
+  auto request = parse_donation_request(body);
+  if (!request.ok()) return error_answer(request.status());
+  if (key.size() > 255) {
+    return error_answer(Status::InvalidArgument("Idempotency-Key", "Idempotency-Key must be at most 255 characters"));
+  }
+  const std::string hash = key.empty() ? std::string() : sha256_hex(canonical(*request));
+  if (!key.empty()) {
+    if (auto earlier = answer_for_known_key(*request, key, hash)) return *earlier;
+  }
+  return fresh(*request, key, hash);
+}
+
+std::optional<Answer> DonationCreator::answer_for_known_key(const DonationRequest& request, const std::string& key,
+                                                           const std::string& hash) {
+  store::DonationStore donations(db_);
+  auto existing = donations.find_idempotency(key, clock_.now_unix());
+  if (!existing.ok()) return error_answer(existing.status());
+  if (!*existing) return std::nullopt;
+  const auto& rec = **existing;
+  if (rec.request_hash != hash) {
+    return error_answer(Status::Conflict("this Idempotency-Key was used with a different request",
+                                         "idempotency_key_reused", "Idempotency-Key"));
+  }
+  if (rec.response_status) return Answer{*rec.response_status, rec.response_body};
+  // A previous attempt wrote the donation but gave no final answer (timeout, crash): continue
+  // it. The gateway key is derived from the donation id, so Stripe returns the intent it may
+  // already have created instead of making a second one.
+  auto donation = donations.get(rec.donation_id);
+  if (!donation.ok()) return error_answer(donation.status());
+  return call_gateway(rec.donation_id, request, donation->amount, key);
+}
+
+Answer DonationCreator::fresh(const DonationRequest& r, const std::string& key, const std::string& hash) {
+  const std::int64_t now = clock_.now_unix();
+  store::CampaignStore campaigns(db_);
+  auto campaign = campaigns.get(r.campaign);
+  if (!campaign.ok()) {
+    if (campaign.status().code() == StatusCode::not_found) {
+      return error_answer(Status::Unprocessable("campaign_not_found", "no campaign '" + r.campaign + "'", "campaign"));
+    }
+    return error_answer(campaign.status());
+  }
+  if (!is_open(*campaign, now)) {
+    return error_answer(Status::Unprocessable("campaign_closed", "campaign '" + r.campaign + "' is not open for donations", "campaign"));
+  }
+  if (r.currency != campaign->currency) {
+    return error_answer(Status::Unprocessable("currency_not_accepted",
+                                              "campaign '" + r.campaign + "' accepts " + campaign->currency, "currency"));
+  }
+  const std::int64_t minimum = stripe_minimum_charge(r.currency);
+  if (r.amount < minimum) {
+    return error_answer(Status::Unprocessable("amount_too_small",
+                                              "amount must be at least " + format_money({minimum, r.currency}), "amount"));
+  }
+  std::int64_t charged = r.amount;
+  if (r.cover_fees) {
+    const auto fixed = config_.stripe.fee_fixed_minor.find(r.currency);
+    auto grossed = gross_up_for_fees(r.amount, config_.stripe.fee_percent_bps,
+                                     fixed == config_.stripe.fee_fixed_minor.end() ? 0 : fixed->second);
+    if (!grossed) return error_answer(Status::InvalidArgument("amount", "amount is too large", "invalid_amount"));
+    charged = *grossed;
+  }
+  const auto max_it = config_.stripe.max_amount_minor.find(r.currency);
+  const std::int64_t maximum =
+      max_it == config_.stripe.max_amount_minor.end() ? config_.stripe.default_max_amount_minor : max_it->second;
+  if (charged > maximum) {
+    return error_answer(Status::Unprocessable("amount_too_large",
+                                              "amount must be at most " + format_money({maximum, r.currency}), "amount"));
+  }
+  if (gateway_ == nullptr) {
+    return error_answer(Status(StatusCode::provider_unavailable, "provider_unavailable", "payments are not configured"));
+  }
+
+  store::NewDonation row{"don_" + http::random_hex(12), r.campaign, charged, r.amount, r.currency, r.cover_fees,
+                         r.donor_email, r.donor_name};
+  store::DonationStore donations(db_);
+  Status written = donations.insert_pending(row, key, hash, now, kIdempotencyTtlS);
+  if (written.code() == StatusCode::conflict && !key.empty()) {
+    // Another request with the same key won the race; answer as a replay would.
+    if (auto earlier = answer_for_known_key(r, key, hash)) return *earlier;
+  }
+  if (!written.ok()) return error_answer(written);
+  return call_gateway(row.id, r, charged, key);
+}
+
+Answer DonationCreator::call_gateway(const std::string& donation_id, const DonationRequest& r, std::int64_t charged,
+                                     const std::string& key) {
+  CreatePaymentIntent create;
+  create.amount_minor = charged;
+  create.currency = r.currency;
+  create.receipt_email = r.donor_email;
+  create.description = "Donation to " + r.campaign;
+  create.metadata = {{"donation_id", donation_id}, {"campaign", r.campaign}};
+  create.idempotency_key = payment_intent_idempotency_key(donation_id);
+  auto intent = gateway_->create_payment_intent(create);
+  store::DonationStore donations(db_);
+  const std::int64_t now = clock_.now_unix();
+  if (!intent.ok()) {
+    const Status& s = intent.status();
+    spdlog::warn("payment intent for donation {} not created: {}", donation_id, s.error_code());
+    if (s.code() == StatusCode::provider_rejected) {
+      (void)donations.mark_rejected(donation_id, "provider rejected: " + s.error_code(), now);
+      Answer answer = error_answer(Status(StatusCode::provider_rejected, s.error_code(),
+                                          "the payment provider declined to create this payment: " + s.message()));
+      if (!key.empty()) (void)donations.store_response(key, answer.status, answer.body);
+      return answer;
+    }
+    // Unavailable or timeout: the donation stays pending (unknown); a retry with the same
+    // Idempotency-Key resumes it, and the settle sweep recovers an intent Stripe did create.
+    return error_answer(s);
+  }
+  if (Status s = donations.attach_payment_intent(donation_id, intent->id, now); !s.ok()) return error_answer(s);
+  const nlohmann::json body{{"id", donation_id},
+                            {"status", "pending"},
+                            {"amount", charged},
+                            {"gift_amount", r.amount},
+                            {"cover_fees", r.cover_fees},
+                            {"currency", r.currency},
+                            {"campaign", r.campaign},
+                            {"client_secret", intent->client_secret},
+                            {"payment_intent", intent->id}};
+  Answer answer{201, body.dump()};
+  if (!key.empty()) {
+    if (Status s = donations.store_response(key, answer.status, answer.body); !s.ok()) return error_answer(s);
+  }
+  spdlog::info("donation {} created with payment intent {}", donation_id, intent->id);
+  return answer;
+}
+
+}  // namespace donatio::donations

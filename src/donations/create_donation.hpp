@@ -1,0 +1,64 @@
+// Creating a donation for the Donate button: validate the request, write the pending row,
+// ask the payment gateway for a payment intent (Idempotency-Key derived from our donation id,
+// so a retry can never create a second intent), attach it, answer with the client secret.
+// Idempotency-Key support: the same key with the same body gets the same answer; the same key
+// with another body is a conflict. Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "donatio/clock.hpp"
+#include "donatio/config.hpp"
+#include "donatio/payment_gateway.hpp"
+#include "donatio/status.hpp"
+#include "src/store/database.hpp"
+
+namespace donatio::donations {
+
+struct DonationRequest {
+  std::string campaign;
+  std::int64_t amount = 0;  // the intended gift, minor units
+  std::string currency;     // upper case
+  std::string donor_email;
+  std::string donor_name;
+  bool cover_fees = false;
+};
+
+// Strict parse of the POST /v1/donations body: types, unknown fields, e-mail syntax, lengths.
+// Business rules (campaign open, currency, limits) are checked by create_donation. Pure.
+Result<DonationRequest> parse_donation_request(const std::string& body);
+
+bool is_plausible_email(const std::string& email);
+
+// The Stripe Idempotency-Key for the payment intent of a donation.
+std::string payment_intent_idempotency_key(const std::string& donation_id);
+
+// A final answer: HTTP status and JSON body, stored verbatim for idempotent replays.
+struct Answer {
+  int status = 0;
+  std::string body;
+};
+
+class DonationCreator {
+ public:
+  DonationCreator(const Config& config, store::Database& db, const Clock& clock, PaymentGateway* gateway)
+      : config_(config), db_(db), clock_(clock), gateway_(gateway) {}
+
+  // `idempotency_key` may be empty (then every call is a new donation).
+  Answer create(const std::string& body, const std::string& idempotency_key);
+
+ private:
+  std::optional<Answer> answer_for_known_key(const DonationRequest& request, const std::string& key,
+                                            const std::string& hash);
+  Answer fresh(const DonationRequest& request, const std::string& key, const std::string& hash);
+  Answer call_gateway(const std::string& donation_id, const DonationRequest& request, std::int64_t charged,
+                      const std::string& key);
+  const Config& config_;
+  store::Database& db_;
+  const Clock& clock_;
+  PaymentGateway* gateway_;
+};
+
+}  // namespace donatio::donations

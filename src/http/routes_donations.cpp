@@ -1,0 +1,118 @@
+// Donation routes: public POST /v1/donations (rate-limited per client IP, Idempotency-Key),
+// admin GET /v1/admin/donations (keyset pagination, newest first) and GET /v1/admin/donations/{id}.
+#include <nlohmann/json.hpp>
+
+#include "src/donations/create_donation.hpp"
+#include "src/http/context.hpp"
+#include "src/http/errors.hpp"
+#include "src/http/server.hpp"
+#include "src/store/donation_store.hpp"
+
+namespace donatio::http {
+namespace {
+
+nlohmann::json donation_json(const store::DonationRecord& d) {
+  auto opt = [](const std::optional<std::int64_t>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
+  auto str_or_null = [](const std::string& s) { return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s); };
+  return {{"id", d.id},
+          {"campaign", d.campaign_slug ? nlohmann::json(*d.campaign_slug) : nlohmann::json(nullptr)},
+          {"status", d.status},
+          {"amount", d.amount},
+          {"gift_amount", d.gift_amount},
+          {"currency", d.currency},
+          {"cover_fees", d.cover_fees},
+          {"donor", {{"email", d.donor_email}, {"name", d.donor_name}}},
+          {"source", d.source},
+          {"payment_intent", str_or_null(d.payment_intent_id)},
+          {"charge", str_or_null(d.charge_id)},
+          {"amount_refunded", d.amount_refunded},
+          {"fee", opt(d.fee)},
+          {"net", opt(d.net)},
+          {"settlement_currency", str_or_null(d.settlement_currency)},
+          {"exchange_rate", str_or_null(d.exchange_rate)},
+          {"receipt_number", str_or_null(d.receipt_number)},
+          {"created_at", format_iso8601(d.created_at)},
+          {"updated_at", format_iso8601(d.updated_at)}};
+}
+
+// Cursor: "<created_at>.<id>" — opaque to clients, validated here.
+std::optional<std::pair<std::int64_t, std::string>> parse_cursor(const std::string& text) {
+  const auto dot = text.find('.');
+  if (dot == std::string::npos || dot == 0 || dot > 12) return std::nullopt;
+  const std::string at = text.substr(0, dot);
+  if (at.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  std::string id = text.substr(dot + 1);
+  if (id.empty() || id.size() > 64 || id.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos) {
+    return std::nullopt;
+  }
+  return std::make_pair(std::stoll(at), std::move(id));
+}
+
+}  // namespace
+
+void register_donation_routes(HttpServer& server, ServiceContext& ctx) {
+  server.post("/v1/donations", "/v1/donations", [&ctx](const httplib::Request& req, httplib::Response& res) {
+    res.set_header("Cache-Control", "no-store");
+    int retry_after = 1;
+    if (!ctx.public_posts.try_acquire(req.remote_addr, ctx.clock.now_unix_ms(), &retry_after)) {
+      res.set_header("Retry-After", std::to_string(retry_after));
+      ctx.metrics.increment("donatio_rate_limited_total", "route=\"/v1/donations\"");
+      return send_error(res, Status(StatusCode::rate_limited, "rate_limited", "too many requests; slow down"));
+    }
+    donations::DonationCreator creator(ctx.config, ctx.db, ctx.clock, ctx.gateway);
+    auto answer = creator.create(req.body, req.get_header_value("Idempotency-Key"));
+    send_json(res, answer.status, answer.body);
+  });
+
+  server.get("/v1/admin/donations", "/v1/admin/donations", [&ctx](const httplib::Request& req, httplib::Response& res) {
+    if (!require_role(ctx, req, res, "finance")) return;
+    store::DonationFilter filter;
+    filter.campaign = req.get_param_value("campaign");
+    filter.status = req.get_param_value("status");
+    if (!filter.status.empty() && !parse_donation_status(filter.status)) {
+      return send_error(res, Status::InvalidArgument("status", "unknown status '" + filter.status + "'"));
+    }
+    for (const char* name : {"from", "to"}) {
+      if (!req.has_param(name)) continue;
+      std::int64_t at = 0;
+      if (!parse_iso8601(req.get_param_value(name), at)) {
+        return send_error(res, Status::InvalidArgument(name, std::string(name) + " must be an ISO-8601 date or timestamp"));
+      }
+      (std::string(name) == "from" ? filter.from : filter.to) = at;
+    }
+    if (filter.from && filter.to && *filter.to <= *filter.from) {
+      return send_error(res, Status::InvalidArgument("to", "to must be after from"));
+    }
+    if (req.has_param("limit")) {
+      const std::string limit = req.get_param_value("limit");
+      if (limit.empty() || limit.size() > 4 || limit.find_first_not_of("0123456789") != std::string::npos ||
+          std::stoi(limit) < 1 || std::stoi(limit) > 500) {
+        return send_error(res, Status::InvalidArgument("limit", "limit must be an integer from 1 to 500"));
+      }
+      filter.limit = std::stoi(limit);
+    }
+    if (req.has_param("cursor")) {
+      filter.after = parse_cursor(req.get_param_value("cursor"));
+      if (!filter.after) return send_error(res, Status::InvalidArgument("cursor", "cursor is not valid"));
+    }
+    auto page = store::DonationStore(ctx.db).list(filter);
+    if (!page.ok()) return send_error(res, page.status());
+    nlohmann::json data = nlohmann::json::array();
+    for (const auto& d : *page) data.push_back(donation_json(d));
+    nlohmann::json next = nullptr;
+    if (static_cast<int>(page->size()) == filter.limit) {
+      next = std::to_string(page->back().created_at) + "." + page->back().id;
+    }
+    send_json(res, 200, nlohmann::json{{"data", std::move(data)}, {"next_cursor", next}}.dump());
+  });
+
+  server.get(R"(/v1/admin/donations/([A-Za-z0-9_]+))", "/v1/admin/donations/{id}",
+             [&ctx](const httplib::Request& req, httplib::Response& res) {
+    if (!require_role(ctx, req, res, "finance")) return;
+    auto donation = store::DonationStore(ctx.db).get(req.matches[1]);
+    if (!donation.ok()) return send_error(res, donation.status());
+    send_json(res, 200, donation_json(*donation).dump());
+  });
+}
+
+}  // namespace donatio::http
