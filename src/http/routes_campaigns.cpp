@@ -30,6 +30,51 @@ nlohmann::json campaign_json(const Campaign& c) {
 
 std::string dump(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
 
+// The public read path writes campaign_json(c) straight into a string: the same bytes as
+// dump(campaign_json(c)) (keys in std::map order, same escaping), without building a DOM.
+void append_json_string(std::string& out, const std::string& s) {
+  for (char ch : s) {
+    const auto u = static_cast<unsigned char>(ch);
+    if (u < 0x20 || u >= 0x7f || ch == '"' || ch == '\\') {
+      out += nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      return;
+    }
+  }
+  out += '"';
+  out += s;
+  out += '"';
+}
+
+void append_campaign_json(std::string& out, const Campaign& c) {
+  out += "{\"category\":";
+  append_json_string(out, c.category);
+  out += ",\"currency\":";
+  append_json_string(out, c.currency);
+  out += ",\"description\":";
+  append_json_string(out, c.description);
+  out += ",\"donation_count\":";
+  out += std::to_string(c.donation_count);
+  out += ",\"ends_at\":";
+  if (c.ends_at) {
+    append_json_string(out, format_iso8601(*c.ends_at));
+  } else {
+    out += "null";
+  }
+  out += ",\"goal_amount\":";
+  out += std::to_string(c.goal_amount);
+  out += ",\"raised_amount\":";
+  out += std::to_string(c.raised_amount);
+  out += ",\"slug\":";
+  append_json_string(out, c.slug);
+  out += ",\"starts_at\":";
+  append_json_string(out, format_iso8601(c.starts_at));
+  out += ",\"status\":";
+  append_json_string(out, c.status);
+  out += ",\"title\":";
+  append_json_string(out, c.title);
+  out += '}';
+}
+
 // Reads the writable fields present in `body` into `c`. `creating`: required fields enforced.
 Status read_campaign_fields(const FieldReader& f, Campaign& c, bool creating, std::int64_t now) {
   if (Status s = f.only({"slug", "title", "description", "category", "currency", "goal_amount", "starts_at",
@@ -77,9 +122,15 @@ void register_campaign_routes(HttpServer& server, ServiceContext& ctx) {
   server.get("/v1/campaigns", "/v1/campaigns", [&ctx](const httplib::Request&, httplib::Response& res) {
     auto campaigns = ctx.campaigns.list(true, ctx.clock.now_unix());
     if (!campaigns.ok()) return send_error(res, campaigns.status());
-    nlohmann::json data = nlohmann::json::array();
-    for (const auto& c : *campaigns) data.push_back(campaign_json(c));
-    send_json(res, 200, dump({{"data", std::move(data)}}));
+    std::string body;
+    body.reserve(64 + campaigns->size() * 384);
+    body += "{\"data\":[";
+    for (std::size_t i = 0; i < campaigns->size(); ++i) {
+      if (i > 0) body += ',';
+      append_campaign_json(body, (*campaigns)[i]);
+    }
+    body += "]}";
+    send_json(res, 200, body);
   });
 
   server.get(R"(/v1/campaigns/([^/]+))", "/v1/campaigns/{slug}", [&ctx](const httplib::Request& req, httplib::Response& res) {
@@ -87,7 +138,10 @@ void register_campaign_routes(HttpServer& server, ServiceContext& ctx) {
     if (!is_valid_slug(slug)) return send_error(res, Status::NotFound("no campaign with slug '" + slug + "'", "campaign_not_found"));
     auto campaign = ctx.campaigns.get(slug);
     if (!campaign.ok()) return send_error(res, campaign.status());
-    send_json(res, 200, dump(campaign_json(*campaign)));
+    std::string body;
+    body.reserve(384);
+    append_campaign_json(body, *campaign);
+    send_json(res, 200, body);
   });
 
   server.post("/v1/admin/campaigns", "/v1/admin/campaigns", [&ctx](const httplib::Request& req, httplib::Response& res) {
