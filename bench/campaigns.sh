@@ -11,6 +11,7 @@
 #   ROUNDS=3          rounds; each round runs hello, list, item once (medians are reported)
 #   CAMPAIGNS=20      campaigns created before the run
 #   BUILD_DIR=build   where donatio and bench_hello are
+#   DONATIO_BIN=...   a different donatio binary (e.g. a copy of an older build, for before/after)
 #   KEEP_TMP=1        keep the temp dir (config, database, server logs, raw wrk output)
 # Builds nothing. Every server listens on 127.0.0.1 only and is killed on exit.
 set -euo pipefail
@@ -22,7 +23,7 @@ ROUNDS=${ROUNDS:-3}
 CAMPAIGNS=${CAMPAIGNS:-20}
 BUILD_DIR=${BUILD_DIR:-build}
 
-DONATIO="$BUILD_DIR/donatio"
+DONATIO="${DONATIO_BIN:-$BUILD_DIR/donatio}"
 HELLO="$BUILD_DIR/bench_hello"
 for bin in "$DONATIO" "$HELLO"; do
   [[ -x "$bin" ]] || { echo "campaigns.sh: $bin not found; build first (ninja -C $BUILD_DIR)" >&2; exit 2; }
