@@ -3,6 +3,11 @@
 // map Status → HTTP.
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+
 #include "src/http/context.hpp"
 #include "src/http/errors.hpp"
 #include "src/http/json_body.hpp"
@@ -29,6 +34,51 @@ nlohmann::json campaign_json(const Campaign& c) {
 }
 
 std::string dump(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
+
+// The public read path writes campaign_json(c) straight into a string: the same bytes as
+// dump(campaign_json(c)) (keys in std::map order, same escaping), without building a DOM.
+void append_json_string(std::string& out, const std::string& s) {
+  for (char ch : s) {
+    const auto u = static_cast<unsigned char>(ch);
+    if (u < 0x20 || u >= 0x7f || ch == '"' || ch == '\\') {
+      out += nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      return;
+    }
+  }
+  out += '"';
+  out += s;
+  out += '"';
+}
+
+void append_campaign_json(std::string& out, const Campaign& c) {
+  out += "{\"category\":";
+  append_json_string(out, c.category);
+  out += ",\"currency\":";
+  append_json_string(out, c.currency);
+  out += ",\"description\":";
+  append_json_string(out, c.description);
+  out += ",\"donation_count\":";
+  out += std::to_string(c.donation_count);
+  out += ",\"ends_at\":";
+  if (c.ends_at) {
+    append_json_string(out, format_iso8601(*c.ends_at));
+  } else {
+    out += "null";
+  }
+  out += ",\"goal_amount\":";
+  out += std::to_string(c.goal_amount);
+  out += ",\"raised_amount\":";
+  out += std::to_string(c.raised_amount);
+  out += ",\"slug\":";
+  append_json_string(out, c.slug);
+  out += ",\"starts_at\":";
+  append_json_string(out, format_iso8601(c.starts_at));
+  out += ",\"status\":";
+  append_json_string(out, c.status);
+  out += ",\"title\":";
+  append_json_string(out, c.title);
+  out += '}';
+}
 
 // Reads the writable fields present in `body` into `c`. `creating`: required fields enforced.
 Status read_campaign_fields(const FieldReader& f, Campaign& c, bool creating, std::int64_t now) {
@@ -71,26 +121,93 @@ Status read_campaign_fields(const FieldReader& f, Campaign& c, bool creating, st
   return Status::Ok();
 }
 
+// Short-lived cache of the public read bodies (GET /v1/campaigns and /v1/campaigns/{slug}).
+// An entry is served for at most kTtl and only while ctx.clock shows the same second it was
+// built in (the active window depends on it). Campaign writes through this process clear it;
+// totals changed by donations, and writes by other instances, show up within kTtl.
+class PublicReadCache {
+ public:
+  static constexpr std::chrono::milliseconds kTtl{1000};
+  static constexpr std::size_t kMaxEntries = 1024;
+  static constexpr const char* kListKey = "";  // slugs are never empty
+
+  std::uint64_t generation() const {
+    std::lock_guard lock(mutex_);
+    return generation_;
+  }
+  bool get(const std::string& key, std::int64_t now_unix, std::string& body) const {
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(key);
+    if (it == entries_.end() || it->second.now_unix != now_unix || now - it->second.stored >= kTtl) return false;
+    body = it->second.body;
+    return true;
+  }
+  // Stores `body` unless a write invalidated the cache after `generation` was read.
+  void put(const std::string& key, std::int64_t now_unix, std::uint64_t generation, const std::string& body) {
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard lock(mutex_);
+    if (generation != generation_) return;
+    if (entries_.size() >= kMaxEntries && !entries_.count(key)) entries_.clear();
+    entries_[key] = Entry{body, now_unix, now};
+  }
+  void invalidate() {
+    std::lock_guard lock(mutex_);
+    ++generation_;
+    entries_.clear();
+  }
+
+ private:
+  struct Entry {
+    std::string body;
+    std::int64_t now_unix = 0;
+    std::chrono::steady_clock::time_point stored;
+  };
+  mutable std::mutex mutex_;
+  std::uint64_t generation_ = 0;
+  std::unordered_map<std::string, Entry> entries_;
+};
+
 }  // namespace
 
 void register_campaign_routes(HttpServer& server, ServiceContext& ctx) {
-  server.get("/v1/campaigns", "/v1/campaigns", [&ctx](const httplib::Request&, httplib::Response& res) {
-    auto campaigns = ctx.campaigns.list(true, ctx.clock.now_unix());
+  auto cache = std::make_shared<PublicReadCache>();
+
+  server.get("/v1/campaigns", "/v1/campaigns", [&ctx, cache](const httplib::Request&, httplib::Response& res) {
+    const std::int64_t now = ctx.clock.now_unix();
+    std::string cached;
+    if (cache->get(PublicReadCache::kListKey, now, cached)) return send_json(res, 200, cached);
+    const std::uint64_t generation = cache->generation();
+    auto campaigns = ctx.campaigns.list(true, now);
     if (!campaigns.ok()) return send_error(res, campaigns.status());
-    nlohmann::json data = nlohmann::json::array();
-    for (const auto& c : *campaigns) data.push_back(campaign_json(c));
-    send_json(res, 200, dump({{"data", std::move(data)}}));
+    std::string body;
+    body.reserve(64 + campaigns->size() * 384);
+    body += "{\"data\":[";
+    for (std::size_t i = 0; i < campaigns->size(); ++i) {
+      if (i > 0) body += ',';
+      append_campaign_json(body, (*campaigns)[i]);
+    }
+    body += "]}";
+    cache->put(PublicReadCache::kListKey, now, generation, body);
+    send_json(res, 200, body);
   });
 
-  server.get(R"(/v1/campaigns/([^/]+))", "/v1/campaigns/{slug}", [&ctx](const httplib::Request& req, httplib::Response& res) {
+  server.get(R"(/v1/campaigns/([^/]+))", "/v1/campaigns/{slug}", [&ctx, cache](const httplib::Request& req, httplib::Response& res) {
     const std::string slug = req.matches[1];
     if (!is_valid_slug(slug)) return send_error(res, Status::NotFound("no campaign with slug '" + slug + "'", "campaign_not_found"));
+    const std::int64_t now = ctx.clock.now_unix();
+    std::string body;
+    if (cache->get(slug, now, body)) return send_json(res, 200, body);
+    const std::uint64_t generation = cache->generation();
     auto campaign = ctx.campaigns.get(slug);
     if (!campaign.ok()) return send_error(res, campaign.status());
-    send_json(res, 200, dump(campaign_json(*campaign)));
+    body.reserve(384);
+    append_campaign_json(body, *campaign);
+    cache->put(slug, now, generation, body);
+    send_json(res, 200, body);
   });
 
-  server.post("/v1/admin/campaigns", "/v1/admin/campaigns", [&ctx](const httplib::Request& req, httplib::Response& res) {
+  server.post("/v1/admin/campaigns", "/v1/admin/campaigns", [&ctx, cache](const httplib::Request& req, httplib::Response& res) {
     auto who = require_role(ctx, req, res, "admin");
     if (!who) return;
     auto body = parse_json_object(req.body);
@@ -102,12 +219,13 @@ void register_campaign_routes(HttpServer& server, ServiceContext& ctx) {
     store::AuditEntry audit{who->token_name, "campaign.created", c.slug, dump(*body), current_request().request_id};
     auto created = ctx.campaigns.create(c, audit, ctx.clock.now_unix());
     if (!created.ok()) return send_error(res, created.status());
+    cache->invalidate();
     res.set_header("Location", "/v1/campaigns/" + created->slug);
     send_json(res, 201, dump(campaign_json(*created)));
   });
 
   server.patch(R"(/v1/admin/campaigns/([^/]+))", "/v1/admin/campaigns/{slug}",
-               [&ctx](const httplib::Request& req, httplib::Response& res) {
+               [&ctx, cache](const httplib::Request& req, httplib::Response& res) {
     auto who = require_role(ctx, req, res, "admin");
     if (!who) return;
     const std::string slug = req.matches[1];
@@ -118,6 +236,7 @@ void register_campaign_routes(HttpServer& server, ServiceContext& ctx) {
     auto updated = ctx.campaigns.update(
         slug, [&](Campaign& c) { return read_campaign_fields(FieldReader(*body), c, false, now); }, audit, now);
     if (!updated.ok()) return send_error(res, updated.status());
+    cache->invalidate();
     send_json(res, 200, dump(campaign_json(*updated)));
   });
 

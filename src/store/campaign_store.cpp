@@ -9,31 +9,55 @@ constexpr const char* kColumns =
     "id, slug, title, description, category, currency, goal_amount, raised_amount, donation_count, "
     "starts_at, ends_at, status, created_at, updated_at";
 
-Campaign from_row(const soci::row& r, std::int64_t* id = nullptr) {
-  Campaign c;
-  if (id) *id = i64(r, 0);
-  c.slug = str(r, 1);
-  c.title = str(r, 2);
-  c.description = str(r, 3);
-  c.category = str(r, 4);
-  c.currency = str(r, 5);
-  c.goal_amount = i64(r, 6);
-  c.raised_amount = i64(r, 7);
-  c.donation_count = i64(r, 8);
-  c.starts_at = i64(r, 9);
-  c.ends_at = opt_i64(r, 10);
-  c.status = str(r, 11);
-  c.created_at = i64(r, 12);
-  c.updated_at = i64(r, 13);
-  return c;
-}
+// Statically typed fetch target for kColumns: cheaper than soci::row, which describes every
+// column and allocates a holder per value on each query (the public read path runs it per request).
+struct CampaignRow {
+  long long id = 0, goal = 0, raised = 0, count = 0, starts = 0, ends = 0, created = 0, updated = 0;
+  std::string slug, title, description, category, currency, status;
+  soci::indicator slug_ind = soci::i_ok, title_ind = soci::i_ok, description_ind = soci::i_ok,
+                  category_ind = soci::i_ok, currency_ind = soci::i_ok, status_ind = soci::i_ok,
+                  ends_ind = soci::i_null;
+
+  void bind(soci::details::prepare_temp_type& q) {
+    q, soci::into(id), soci::into(slug, slug_ind), soci::into(title, title_ind),
+        soci::into(description, description_ind), soci::into(category, category_ind),
+        soci::into(currency, currency_ind), soci::into(goal), soci::into(raised), soci::into(count),
+        soci::into(starts), soci::into(ends, ends_ind), soci::into(status, status_ind), soci::into(created),
+        soci::into(updated);
+  }
+
+  Campaign to_campaign() const {
+    auto text = [](const std::string& v, soci::indicator ind) { return ind == soci::i_null ? std::string() : v; };
+    Campaign c;
+    c.slug = text(slug, slug_ind);
+    c.title = text(title, title_ind);
+    c.description = text(description, description_ind);
+    c.category = text(category, category_ind);
+    c.currency = text(currency, currency_ind);
+    c.goal_amount = goal;
+    c.raised_amount = raised;
+    c.donation_count = count;
+    c.starts_at = starts;
+    if (ends_ind != soci::i_null) c.ends_at = ends;
+    c.status = text(status, status_ind);
+    c.created_at = created;
+    c.updated_at = updated;
+    return c;
+  }
+};
 
 }  // namespace
 
 std::optional<Campaign> CampaignStore::find_in(soci::session& sql, const std::string& slug, std::int64_t* id) {
-  soci::rowset<soci::row> rows = (sql.prepare << "SELECT " << kColumns << " FROM campaigns WHERE slug = :s", soci::use(slug));
-  for (const auto& row : rows) return from_row(row, id);
-  return std::nullopt;
+  CampaignRow row;
+  soci::details::prepare_temp_type q = (sql.prepare << "SELECT " << kColumns << " FROM campaigns WHERE slug = :s");
+  row.bind(q);
+  q, soci::use(slug);
+  soci::statement st = q;
+  st.execute();
+  if (!st.fetch()) return std::nullopt;
+  if (id) *id = row.id;
+  return row.to_campaign();
 }
 
 Result<Campaign> CampaignStore::create(const Campaign& input, const AuditEntry& audit, std::int64_t now) {
@@ -82,9 +106,13 @@ Result<std::vector<Campaign>> CampaignStore::list(bool active_only, std::int64_t
       query += " WHERE status = 'active' AND starts_at <= :now1 AND (ends_at IS NULL OR ends_at > :now2)";
     }
     query += " ORDER BY starts_at, slug";
-    soci::rowset<soci::row> rows = active_only ? (sql.prepare << query, soci::use(at), soci::use(at))
-                                               : (sql.prepare << query);
-    for (const auto& row : rows) out.push_back(from_row(row));
+    CampaignRow row;
+    soci::details::prepare_temp_type q = (sql.prepare << query);
+    row.bind(q);
+    if (active_only) q, soci::use(at), soci::use(at);
+    soci::statement st = q;
+    st.execute();
+    while (st.fetch()) out.push_back(row.to_campaign());
     return Status::Ok();
   });
   if (!s.ok()) return s;
