@@ -10,6 +10,7 @@
 #include "donatio/config.hpp"
 #include "donatio/payment_gateway.hpp"
 #include "src/http/metrics.hpp"
+#include "src/http/public_read_cache.hpp"
 #include "src/http/rate_limiter.hpp"
 #include "src/store/campaign_store.hpp"
 #include "src/store/database.hpp"
@@ -39,6 +40,7 @@ struct ServiceContext {
   store::CampaignStore campaigns;
   RateLimiter public_posts;
   RateLimiter auth_failures;
+  PublicReadCache public_reads;
 };
 
 struct Principal {
