@@ -34,11 +34,19 @@ Result<int> Service::start() {
                  config_.stripe.secret_key_env);
   }
   context_ = std::make_unique<http::ServiceContext>(config_, secrets_, *db_, clock, metrics_, gateway);
+  webhooks::IngestorOptions ingest;
+  ingest.ledger.receipt_prefix = config_.organization.receipt_prefix;
+  ingest.ledger.dialect = db_->dialect();
+  http::ServiceContext* ctx = context_.get();
+  ingestor_ = std::make_unique<webhooks::EventIngestor>(
+      *db_, clock, ingest, [ctx](const std::vector<webhooks::ApplyOutcome>&) { ctx->public_reads.invalidate(); });
+  context_->ingestor = ingestor_.get();
   server_ = std::make_unique<http::HttpServer>(config_.server, metrics_);
   if (Status s = server_->init(); !s.ok()) return s;
   http::register_ops_routes(*server_, *context_);
   http::register_campaign_routes(*server_, *context_);
   http::register_donation_routes(*server_, *context_);
+  http::register_webhook_routes(*server_, *context_);
   auto port = server_->bind();
   if (!port.ok()) return port.status();
   port_ = *port;
@@ -56,6 +64,7 @@ void Service::run() { server_->run(); }
 void Service::stop() {
   if (server_) server_->stop();
   if (server_thread_.joinable()) server_thread_.join();
+  ingestor_.reset();  // drains queued events: every waiter gets an answer
 }
 
 }  // namespace donatio::cli

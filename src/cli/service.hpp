@@ -14,6 +14,7 @@
 #include "src/http/metrics.hpp"
 #include "src/http/server.hpp"
 #include "src/store/database.hpp"
+#include "webhooks/ingestor.hpp"
 
 namespace donatio::cli {
 
@@ -51,6 +52,7 @@ class Service {
   std::unique_ptr<store::Database> db_;
   std::unique_ptr<PaymentGateway> owned_gateway_;
   std::unique_ptr<http::ServiceContext> context_;
+  std::unique_ptr<webhooks::EventIngestor> ingestor_;
   std::unique_ptr<http::HttpServer> server_;
   std::thread server_thread_;
   int port_ = 0;

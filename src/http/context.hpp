@@ -21,6 +21,10 @@ struct Request;
 struct Response;
 }  // namespace httplib
 
+namespace donatio::webhooks {
+class EventIngestor;
+}
+
 namespace donatio::http {
 
 struct ServiceContext {
@@ -41,6 +45,7 @@ struct ServiceContext {
   RateLimiter public_posts;
   RateLimiter auth_failures;
   PublicReadCache public_reads;
+  webhooks::EventIngestor* ingestor = nullptr;  // owned by the Service
 };
 
 struct Principal {
@@ -56,5 +61,6 @@ std::optional<Principal> require_role(ServiceContext& ctx, const httplib::Reques
 void register_ops_routes(class HttpServer& server, ServiceContext& ctx);
 void register_campaign_routes(class HttpServer& server, ServiceContext& ctx);
 void register_donation_routes(class HttpServer& server, ServiceContext& ctx);
+void register_webhook_routes(class HttpServer& server, ServiceContext& ctx);
 
 }  // namespace donatio::http

@@ -1,0 +1,112 @@
+#include "webhooks/ingestor.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace donatio::webhooks {
+
+EventIngestor::EventIngestor(store::Database& db, const Clock& clock, IngestorOptions options,
+                             std::function<void(const std::vector<ApplyOutcome>&)> on_commit)
+    : db_(db), clock_(clock), options_(std::move(options)), on_commit_(std::move(on_commit)) {
+  writer_ = std::thread([this] { run(); });
+}
+
+EventIngestor::~EventIngestor() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  ready_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
+
+std::future<IngestResult> EventIngestor::enqueue(Item item) {
+  auto future = item.promise.get_future();
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_ || queue_.size() >= options_.max_queue) {
+      item.promise.set_value({Status::Unavailable("event ingest is overloaded or stopping; retry"), {}});
+      return future;
+    }
+    queue_.push_back(std::move(item));
+  }
+  ready_.notify_one();
+  return future;
+}
+
+std::future<IngestResult> EventIngestor::submit(StripeEvent event, std::string raw, std::string source) {
+  Item item;
+  item.event = std::move(event);
+  item.raw = std::move(raw);
+  item.source = std::move(source);
+  return enqueue(std::move(item));
+}
+
+std::future<IngestResult> EventIngestor::submit_unparseable(std::string id, std::string type, std::string raw,
+                                                            std::string error, std::string source) {
+  Item item;
+  item.parsed = false;
+  item.event.id = std::move(id);
+  item.event.type = std::move(type);
+  item.raw = std::move(raw);
+  item.error = std::move(error);
+  item.source = std::move(source);
+  return enqueue(std::move(item));
+}
+
+IngestResult EventIngestor::apply(StripeEvent event, std::string raw, std::string source) {
+  return submit(std::move(event), std::move(raw), std::move(source)).get();
+}
+
+void EventIngestor::run() {
+  std::deque<Item> batch;
+  while (true) {
+    {
+      std::unique_lock lock(mutex_);
+      ready_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty() && stopping_) return;
+      const std::size_t n = std::min(options_.max_batch, queue_.size());
+      for (std::size_t i = 0; i < n; ++i) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    write_batch(batch);
+    batch.clear();
+  }
+}
+
+void EventIngestor::write_batch(std::deque<Item>& batch) {
+  std::vector<IngestResult> results(batch.size());
+  const std::int64_t now = clock_.now_unix();
+  Status committed = db_.transaction([&](soci::session& sql) {
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      Item& item = batch[i];
+      sql << "SAVEPOINT donatio_event";
+      try {
+        results[i].outcome =
+            item.parsed ? apply_event(sql, options_.ledger, item.event, item.raw, item.source, now)
+                        : record_unparseable(sql, item.event.id, item.event.type, item.raw, item.error, item.source, now);
+        sql << "RELEASE SAVEPOINT donatio_event";
+      } catch (const std::exception& e) {
+        // Only this event is undone; the rest of the batch still commits.
+        sql << "ROLLBACK TO SAVEPOINT donatio_event";
+        sql << "RELEASE SAVEPOINT donatio_event";
+        results[i].status = store::status_from_exception(e);
+        if (results[i].status.code() == StatusCode::conflict) {
+          results[i].status = Status::Unavailable("concurrent update of the same payment; retry");
+        }
+      }
+    }
+    return Status::Ok();
+  });
+  std::vector<ApplyOutcome> outcomes;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (!committed.ok()) results[i].status = committed;
+    if (results[i].status.ok()) outcomes.push_back(results[i].outcome);
+  }
+  // Observers (cache invalidation, metrics) run before any waiter is answered.
+  if (on_commit_ && !outcomes.empty()) on_commit_(outcomes);
+  for (std::size_t i = 0; i < batch.size(); ++i) batch[i].promise.set_value(std::move(results[i]));
+}
+
+}  // namespace donatio::webhooks

@@ -1,0 +1,75 @@
+// EventIngestor: one writer thread that applies verified Stripe events with group commit.
+// Request threads verify and parse in parallel, then hand the event over and wait; the writer
+// takes whatever has queued up (up to max_batch), applies each event in its own savepoint
+// inside ONE transaction, commits, and only then answers every waiter. A waiter therefore
+// hears "ok" only after its event is durable; if the commit fails, every event of the batch
+// gets an error (the webhook answers 5xx and Stripe retries). Thread-safe: submit() from any
+// thread. On PostgreSQL several instances each run their own writer; row locks and the unique
+// event id keep them from double-applying.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "donatio/clock.hpp"
+#include "src/store/database.hpp"
+#include "webhooks/event.hpp"
+#include "webhooks/ledger.hpp"
+
+namespace donatio::webhooks {
+
+struct IngestResult {
+  Status status;         // not ok: nothing was committed for this event
+  ApplyOutcome outcome;  // valid when status is ok
+};
+
+struct IngestorOptions {
+  LedgerSettings ledger;
+  std::size_t max_batch = 256;
+  std::size_t max_queue = 20000;  // beyond this submit() answers unavailable at once
+};
+
+class EventIngestor {
+ public:
+  EventIngestor(store::Database& db, const Clock& clock, IngestorOptions options,
+                std::function<void(const std::vector<ApplyOutcome>&)> on_commit = {});
+  ~EventIngestor();  // drains the queue, then stops the writer
+
+  // `event` was parsed from `raw` after its signature was verified.
+  std::future<IngestResult> submit(StripeEvent event, std::string raw, std::string source);
+  // A signed event that did not parse: stored as failed.
+  std::future<IngestResult> submit_unparseable(std::string id, std::string type, std::string raw, std::string error,
+                                               std::string source);
+  // submit + wait.
+  IngestResult apply(StripeEvent event, std::string raw, std::string source);
+
+ private:
+  struct Item {
+    bool parsed = true;
+    StripeEvent event;
+    std::string raw;
+    std::string source;
+    std::string error;
+    std::promise<IngestResult> promise;
+  };
+  std::future<IngestResult> enqueue(Item item);
+  void run();
+  void write_batch(std::deque<Item>& batch);
+
+  store::Database& db_;
+  const Clock& clock_;
+  IngestorOptions options_;
+  std::function<void(const std::vector<ApplyOutcome>&)> on_commit_;
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<Item> queue_;
+  bool stopping_ = false;
+  std::thread writer_;
+};
+
+}  // namespace donatio::webhooks

@@ -1,0 +1,55 @@
+// Applying one verified Stripe event to the ledger, inside a transaction the caller owns:
+// the event row (its id is the duplicate-delivery key), the donation found or recorded
+// (payments we did not create are recorded too), the state transition decided by
+// decide_transition, its history row, the campaign totals, receipt numbers (gapless, per
+// prefix and calendar year, from a locked counter row — never a sequence), void/amended
+// receipts after refunds, and outbox rows for e-mail and fee lookups. Everything or nothing.
+// Thread-safety: stateless; the session is the caller's.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "src/store/database.hpp"
+#include "webhooks/event.hpp"
+
+namespace donatio::webhooks {
+
+enum class ApplyKind {
+  applied,    // the donation moved (or a payment was recorded)
+  duplicate,  // event id seen before: nothing re-applied
+  ignored,    // a type we do not act on, or a late event that must not move the donation back
+  failed,     // valid event that cannot be applied for a business reason: stored as failed
+};
+const char* apply_kind_name(ApplyKind kind);
+
+struct ApplyOutcome {
+  ApplyKind kind = ApplyKind::ignored;
+  std::string donation_id;
+  std::string detail;          // why ignored/failed; for logs, metrics, the events table
+  std::string receipt_number;  // when one was issued
+};
+
+struct LedgerSettings {
+  std::string receipt_prefix = "CPI-";
+  store::Dialect dialect = store::Dialect::sqlite;
+};
+
+// REQUIRES: inside a transaction on `sql`. `event` was parsed from `raw` after the signature
+// was verified. `source`: "webhook", "sweep", "replay". Throws soci exceptions on database
+// errors (the caller rolls back and answers 5xx).
+ApplyOutcome apply_event(soci::session& sql, const LedgerSettings& settings, const StripeEvent& event,
+                         std::string_view raw, const std::string& source, std::int64_t now);
+
+// Re-applies a stored event whose status is failed (donatio events retry). Same contract.
+ApplyOutcome reapply_event(soci::session& sql, const LedgerSettings& settings, const StripeEvent& event,
+                           std::int64_t now);
+
+// Stores a signed event that could not be parsed as failed, so it is visible and retryable.
+// Returns duplicate when the id is known. `id`/`type` may be placeholders when unreadable.
+ApplyOutcome record_unparseable(soci::session& sql, const std::string& id, const std::string& type,
+                                std::string_view raw, const std::string& error, const std::string& source,
+                                std::int64_t now);
+
+}  // namespace donatio::webhooks
