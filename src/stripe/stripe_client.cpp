@@ -568,12 +568,12 @@ Result<std::string> StripeClient::Impl::call(Method method, const std::string& p
     }
     const bool last_attempt = attempt_number == attempts_allowed;
     bool retry = false;
+    std::string outcome;  // for the log: "HTTP 503" or curl's error text, never a body
 
     if (attempt.curl != CURLE_OK) {
       const bool timeout = attempt.curl == CURLE_OPERATION_TIMEDOUT;
-      spdlog::debug("stripe {} {} attempt {}: {}{}", verb, path, attempt_number,
-                    curl_easy_strerror(attempt.curl),
-                    attempt.request_sent ? "" : " (request not sent)");
+      outcome = curl_easy_strerror(attempt.curl);
+      if (!attempt.request_sent) outcome += " (request not sent)";
       if (attempt.too_large) {
         last_failure = method == Method::post
                            ? timed_out("payment provider answer too large; outcome unknown")
@@ -596,13 +596,12 @@ Result<std::string> StripeClient::Impl::call(Method method, const std::string& p
       }
     } else {
       const long http = attempt.http_status;
-      spdlog::debug("stripe {} {} attempt {}: HTTP {} request_id={}", verb, path, attempt_number,
-                    http, attempt.request_id);
       if (http >= 200 && http < 300) {
-        spdlog::info("stripe {} {} -> {} attempts={} request_id={} {}ms", verb, path, http,
+        spdlog::info("stripe {} {} -> HTTP {} attempts={} request_id={} {}ms", verb, path, http,
                      attempt_number, attempt.request_id, elapsed_ms());
         return std::move(attempt.body);
       }
+      outcome = "HTTP " + std::to_string(http);
       last_failure = status_from_answer(attempt);
       if (http == 409) {
         retry = attempt.should_retry.value_or(false);
@@ -613,23 +612,24 @@ Result<std::string> StripeClient::Impl::call(Method method, const std::string& p
       } else {
         retry = http == 429 || http >= 500;
       }
-      if (!retry || last_attempt) {
-        spdlog::info("stripe {} {} -> {} attempts={} request_id={} {}ms error_code={}", verb,
-                     path, http, attempt_number, attempt.request_id, elapsed_ms(),
-                     last_failure.error_code());
-        return last_failure;
-      }
     }
 
-    if (!retry || last_attempt) break;
+    if (!retry || last_attempt) {
+      // A rejection is the donor's or the request's business (info); the rest is ours (warn).
+      const auto level = last_failure.code() == StatusCode::provider_rejected
+                             ? spdlog::level::info
+                             : spdlog::level::warn;
+      spdlog::log(level, "stripe {} {} -> {} attempts={} request_id={} {}ms error_code={}", verb,
+                  path, outcome, attempt_number, attempt.request_id, elapsed_ms(),
+                  last_failure.error_code());
+      return last_failure;
+    }
     const auto delay = backoff(attempt_number);
-    spdlog::info("stripe {} {}: attempt {} failed, retrying in {}ms", verb, path, attempt_number,
-                 delay.count());
+    spdlog::info("stripe {} {} attempt {}: {} request_id={}; retrying in {}ms", verb, path,
+                 attempt_number, outcome, attempt.request_id, delay.count());
     options_.sleep(delay);
   }
-  spdlog::warn("stripe {} {} failed: {} after {}ms", verb, path, last_failure.error_code(),
-               elapsed_ms());
-  return last_failure;
+  return last_failure;  // not reached: the last attempt always returns above
 }
 
 // ---------------------------------------------------------------------------------------------
