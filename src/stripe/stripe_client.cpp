@@ -363,6 +363,23 @@ struct Attempt {
   std::int64_t max_body = 0;
 };
 
+// Failures that a retry cannot fix (nothing was sent; the operator must fix the setup).
+bool is_configuration_error(CURLcode code) {
+  switch (code) {
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_NOT_BUILT_IN:
+      return true;
+    default:
+      return false;
+  }
+}
+
 std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
   auto* attempt = static_cast<Attempt*>(user);
   const std::size_t bytes = size * count;
@@ -574,7 +591,12 @@ Result<std::string> StripeClient::Impl::call(Method method, const std::string& p
       const bool timeout = attempt.curl == CURLE_OPERATION_TIMEDOUT;
       outcome = curl_easy_strerror(attempt.curl);
       if (!attempt.request_sent) outcome += " (request not sent)";
-      if (attempt.too_large) {
+      if (is_configuration_error(attempt.curl)) {
+        // Retrying cannot help: a certificate we do not trust, a bad CA file, a bad URL.
+        last_failure = unavailable(attempt.curl == CURLE_PEER_FAILED_VERIFICATION
+                                       ? "payment provider's TLS certificate is not trusted"
+                                       : "payment provider connection is misconfigured");
+      } else if (attempt.too_large) {
         last_failure = method == Method::post
                            ? timed_out("payment provider answer too large; outcome unknown")
                            : unavailable("payment provider answer too large");
