@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <condition_variable>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -445,15 +446,25 @@ class StripeClient::Impl {
   Result<std::string> call(Method method, const std::string& path, const std::string& form,
                            const std::string& idempotency_key);
 
+  // Removes our key, and anything shaped like a Stripe secret or restricted key, from text
+  // that came from the network before it goes into a Status.
   std::string redact(std::string text) const {
     const auto& key = options_.secret_key;
     for (auto pos = text.find(key); pos != std::string::npos; pos = text.find(key, pos)) {
       text.replace(pos, key.size(), "[redacted]");
     }
+    for (const char* prefix : {"sk_live_", "sk_test_", "rk_live_", "rk_test_"}) {
+      for (auto pos = text.find(prefix); pos != std::string::npos; pos = text.find(prefix, pos)) {
+        auto end = pos + std::string_view(prefix).size();
+        while (end < text.size() && (std::isalnum(static_cast<unsigned char>(text[end])) != 0 ||
+                                     text[end] == '_' || text[end] == '*')) {
+          ++end;
+        }
+        text.replace(pos, end - pos, "[redacted]");
+      }
+    }
     return text;
   }
-
-  const StripeClientOptions& options() const { return options_; }
 
  private:
   Attempt perform(CURL* handle, Method method, const std::string& url, const std::string& form,
@@ -500,10 +511,13 @@ Attempt StripeClient::Impl::perform(CURL* handle, Method method, const std::stri
 
   attempt.curl = curl_easy_perform(handle);
   curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &attempt.http_status);
-  // Pre-transfer time is zero until the connection is up and the request is about to be sent.
+  // Was any of the request handed to the network? Pre-transfer time stays zero until the
+  // connection is up and the request is about to go; the request size counts bytes sent.
   curl_off_t pretransfer_us = 0;
   curl_easy_getinfo(handle, CURLINFO_PRETRANSFER_TIME_T, &pretransfer_us);
-  attempt.request_sent = pretransfer_us > 0 || attempt.http_status != 0;
+  long request_bytes = 0;
+  curl_easy_getinfo(handle, CURLINFO_REQUEST_SIZE, &request_bytes);
+  attempt.request_sent = pretransfer_us > 0 || request_bytes > 0 || attempt.http_status != 0;
   return attempt;
 }
 

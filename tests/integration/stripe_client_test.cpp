@@ -647,6 +647,8 @@ TEST_CASE("the secret key never appears in a Status message or a log line") {
       const std::string echo = "Invalid API Key provided: " + std::string(kStripeTestKey);
       if (seen.path == "/v1/payment_intents") {
         answer_stripe_error(res, 400, "invalid_request_error", "api_key_invalid", echo);
+      } else if (seen.path == "/v1/charges/ch_other_key") {
+        answer_stripe_error(res, 400, "invalid_request_error", "", "Key rk_live_OtherKey9 is wrong");
       } else if (seen.path == "/v1/refunds") {
         answer_stripe_error(res, 401, "invalid_request_error", "", echo);
       } else {
@@ -658,6 +660,9 @@ TEST_CASE("the secret key never appears in a Status message or a log line") {
     messages.push_back(
         client.create_refund({"pi_3Test", std::nullopt, "", {}, "refund-1"}).status().message());
     messages.push_back(client.retrieve_charge("ch_1").status().message());
+    const auto other_key = client.retrieve_charge("ch_other_key").status().message();
+    CHECK(other_key == "Key [redacted] is wrong");
+    messages.push_back(other_key);
   }
   {
     StripeClient client(options_for("http://127.0.0.1:" + std::to_string(unused_loopback_port())));
