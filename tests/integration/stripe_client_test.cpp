@@ -911,6 +911,8 @@ TEST_CASE("over https the client verifies Stripe's certificate and reuses the TL
   SECTION("trusted through ca_file: requests succeed over one connection") {
     auto options = options_for(stripe.base_url());
     options.ca_file = certificate.pem_path();
+    options.connect_timeout_ms = 3000;
+    options.timeout_ms = 5000;
     StripeClient client(options);
     for (int i = 0; i < 5; ++i) REQUIRE(client.retrieve_payment_intent("pi_3Test").ok());
     std::set<int> client_ports;
@@ -921,6 +923,9 @@ TEST_CASE("over https the client verifies Stripe's certificate and reuses the TL
   SECTION("an untrusted certificate is refused before any request is sent, without retries") {
     std::vector<std::chrono::milliseconds> waits;
     auto options = options_for(stripe.base_url());
+    // Loading the system CA store is slow under sanitizers: keep the handshake in budget.
+    options.connect_timeout_ms = 3000;
+    options.timeout_ms = 5000;
     options.sleep = [&waits](std::chrono::milliseconds delay) { waits.push_back(delay); };
     StripeClient client(options);  // system CA store only
     const auto intent = client.create_payment_intent(donation_intent());
