@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <condition_variable>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -363,6 +364,23 @@ struct Attempt {
   std::int64_t max_body = 0;
 };
 
+// Failures that a retry cannot fix (nothing was sent; the operator must fix the setup).
+bool is_configuration_error(CURLcode code) {
+  switch (code) {
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_NOT_BUILT_IN:
+      return true;
+    default:
+      return false;
+  }
+}
+
 std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
   auto* attempt = static_cast<Attempt*>(user);
   const std::size_t bytes = size * count;
@@ -428,15 +446,25 @@ class StripeClient::Impl {
   Result<std::string> call(Method method, const std::string& path, const std::string& form,
                            const std::string& idempotency_key);
 
+  // Removes our key, and anything shaped like a Stripe secret or restricted key, from text
+  // that came from the network before it goes into a Status.
   std::string redact(std::string text) const {
     const auto& key = options_.secret_key;
     for (auto pos = text.find(key); pos != std::string::npos; pos = text.find(key, pos)) {
       text.replace(pos, key.size(), "[redacted]");
     }
+    for (const char* prefix : {"sk_live_", "sk_test_", "rk_live_", "rk_test_"}) {
+      for (auto pos = text.find(prefix); pos != std::string::npos; pos = text.find(prefix, pos)) {
+        auto end = pos + std::string_view(prefix).size();
+        while (end < text.size() && (std::isalnum(static_cast<unsigned char>(text[end])) != 0 ||
+                                     text[end] == '_' || text[end] == '*')) {
+          ++end;
+        }
+        text.replace(pos, end - pos, "[redacted]");
+      }
+    }
     return text;
   }
-
-  const StripeClientOptions& options() const { return options_; }
 
  private:
   Attempt perform(CURL* handle, Method method, const std::string& url, const std::string& form,
@@ -483,10 +511,13 @@ Attempt StripeClient::Impl::perform(CURL* handle, Method method, const std::stri
 
   attempt.curl = curl_easy_perform(handle);
   curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &attempt.http_status);
-  // Pre-transfer time is zero until the connection is up and the request is about to be sent.
+  // Was any of the request handed to the network? Pre-transfer time stays zero until the
+  // connection is up and the request is about to go; the request size counts bytes sent.
   curl_off_t pretransfer_us = 0;
   curl_easy_getinfo(handle, CURLINFO_PRETRANSFER_TIME_T, &pretransfer_us);
-  attempt.request_sent = pretransfer_us > 0 || attempt.http_status != 0;
+  long request_bytes = 0;
+  curl_easy_getinfo(handle, CURLINFO_REQUEST_SIZE, &request_bytes);
+  attempt.request_sent = pretransfer_us > 0 || request_bytes > 0 || attempt.http_status != 0;
   return attempt;
 }
 
@@ -568,13 +599,18 @@ Result<std::string> StripeClient::Impl::call(Method method, const std::string& p
     }
     const bool last_attempt = attempt_number == attempts_allowed;
     bool retry = false;
+    std::string outcome;  // for the log: "HTTP 503" or curl's error text, never a body
 
     if (attempt.curl != CURLE_OK) {
       const bool timeout = attempt.curl == CURLE_OPERATION_TIMEDOUT;
-      spdlog::debug("stripe {} {} attempt {}: {}{}", verb, path, attempt_number,
-                    curl_easy_strerror(attempt.curl),
-                    attempt.request_sent ? "" : " (request not sent)");
-      if (attempt.too_large) {
+      outcome = curl_easy_strerror(attempt.curl);
+      if (!attempt.request_sent) outcome += " (request not sent)";
+      if (is_configuration_error(attempt.curl)) {
+        // Retrying cannot help: a certificate we do not trust, a bad CA file, a bad URL.
+        last_failure = unavailable(attempt.curl == CURLE_PEER_FAILED_VERIFICATION
+                                       ? "payment provider's TLS certificate is not trusted"
+                                       : "payment provider connection is misconfigured");
+      } else if (attempt.too_large) {
         last_failure = method == Method::post
                            ? timed_out("payment provider answer too large; outcome unknown")
                            : unavailable("payment provider answer too large");
@@ -596,13 +632,12 @@ Result<std::string> StripeClient::Impl::call(Method method, const std::string& p
       }
     } else {
       const long http = attempt.http_status;
-      spdlog::debug("stripe {} {} attempt {}: HTTP {} request_id={}", verb, path, attempt_number,
-                    http, attempt.request_id);
       if (http >= 200 && http < 300) {
-        spdlog::info("stripe {} {} -> {} attempts={} request_id={} {}ms", verb, path, http,
+        spdlog::info("stripe {} {} -> HTTP {} attempts={} request_id={} {}ms", verb, path, http,
                      attempt_number, attempt.request_id, elapsed_ms());
         return std::move(attempt.body);
       }
+      outcome = "HTTP " + std::to_string(http);
       last_failure = status_from_answer(attempt);
       if (http == 409) {
         retry = attempt.should_retry.value_or(false);
@@ -613,23 +648,24 @@ Result<std::string> StripeClient::Impl::call(Method method, const std::string& p
       } else {
         retry = http == 429 || http >= 500;
       }
-      if (!retry || last_attempt) {
-        spdlog::info("stripe {} {} -> {} attempts={} request_id={} {}ms error_code={}", verb,
-                     path, http, attempt_number, attempt.request_id, elapsed_ms(),
-                     last_failure.error_code());
-        return last_failure;
-      }
     }
 
-    if (!retry || last_attempt) break;
+    if (!retry || last_attempt) {
+      // A rejection is the donor's or the request's business (info); the rest is ours (warn).
+      const auto level = last_failure.code() == StatusCode::provider_rejected
+                             ? spdlog::level::info
+                             : spdlog::level::warn;
+      spdlog::log(level, "stripe {} {} -> {} attempts={} request_id={} {}ms error_code={}", verb,
+                  path, outcome, attempt_number, attempt.request_id, elapsed_ms(),
+                  last_failure.error_code());
+      return last_failure;
+    }
     const auto delay = backoff(attempt_number);
-    spdlog::info("stripe {} {}: attempt {} failed, retrying in {}ms", verb, path, attempt_number,
-                 delay.count());
+    spdlog::info("stripe {} {} attempt {}: {} request_id={}; retrying in {}ms", verb, path,
+                 attempt_number, outcome, attempt.request_id, delay.count());
     options_.sleep(delay);
   }
-  spdlog::warn("stripe {} {} failed: {} after {}ms", verb, path, last_failure.error_code(),
-               elapsed_ms());
-  return last_failure;
+  return last_failure;  // not reached: the last attempt always returns above
 }
 
 // ---------------------------------------------------------------------------------------------

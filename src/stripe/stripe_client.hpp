@@ -50,7 +50,8 @@ struct StripeClientOptions {
   std::int64_t max_response_bytes = 16 * 1024 * 1024;
   int backoff_base_ms = 100;                        // first retry waits up to this long
   int backoff_cap_ms = 2000;                        // no single wait is longer
-  // How to wait between attempts. Empty: std::this_thread::sleep_for. Tests inject a recorder.
+  // How to wait between attempts; called from many threads at once, so it must be thread-safe.
+  // Empty: std::this_thread::sleep_for. Tests inject a recorder.
   std::function<void(std::chrono::milliseconds)> sleep;
 };
 

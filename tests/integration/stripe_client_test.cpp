@@ -3,6 +3,10 @@
 #include <curl/curl.h>
 #include <httplib.h>
 #include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
@@ -11,7 +15,10 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstdio>
+#include <filesystem>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -71,16 +78,77 @@ struct SeenStripeRequest {
   }
 };
 
+// A throwaway self-signed P-256 certificate for 127.0.0.1, also written as PEM to a temp file
+// that a client can use as its CA bundle.
+class LoopbackTestCertificate {
+ public:
+  LoopbackTestCertificate() {
+    key_ = EVP_EC_gen("P-256");
+    REQUIRE(key_ != nullptr);
+    cert_ = X509_new();
+    REQUIRE(cert_ != nullptr);
+    X509_set_version(cert_, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(cert_), 1);
+    X509_gmtime_adj(X509_getm_notBefore(cert_), -60);
+    X509_gmtime_adj(X509_getm_notAfter(cert_), 3600);
+    X509_set_pubkey(cert_, key_);
+    X509_NAME* name = X509_get_subject_name(cert_);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                               reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
+    X509_set_issuer_name(cert_, name);
+    X509V3_CTX context;
+    X509V3_set_ctx_nodb(&context);
+    X509V3_set_ctx(&context, cert_, cert_, nullptr, nullptr, 0);
+    X509_EXTENSION* san = X509V3_EXT_conf_nid(nullptr, &context, NID_subject_alt_name,
+                                              "DNS:localhost,IP:127.0.0.1");
+    REQUIRE(san != nullptr);
+    X509_add_ext(cert_, san, -1);
+    X509_EXTENSION_free(san);
+    REQUIRE(X509_sign(cert_, key_, EVP_sha256()) > 0);
+
+    pem_path_ = (std::filesystem::temp_directory_path() /
+                 ("donatio-stripe-test-ca-" + std::to_string(::getpid()) + ".pem"))
+                    .string();
+    FILE* file = std::fopen(pem_path_.c_str(), "w");
+    REQUIRE(file != nullptr);
+    const bool written = PEM_write_X509(file, cert_) == 1;
+    std::fclose(file);
+    REQUIRE(written);
+  }
+  ~LoopbackTestCertificate() {
+    std::remove(pem_path_.c_str());
+    X509_free(cert_);
+    EVP_PKEY_free(key_);
+  }
+  LoopbackTestCertificate(const LoopbackTestCertificate&) = delete;
+  LoopbackTestCertificate& operator=(const LoopbackTestCertificate&) = delete;
+
+  X509* cert() const { return cert_; }
+  EVP_PKEY* key() const { return key_; }
+  const std::string& pem_path() const { return pem_path_; }
+
+ private:
+  EVP_PKEY* key_ = nullptr;
+  X509* cert_ = nullptr;
+  std::string pem_path_;
+};
+
 // A fake Stripe whose every answer comes from a per-test script. call_number starts at 1.
 class ScriptedStripeServer {
  public:
   using Script =
       std::function<void(const SeenStripeRequest&, int call_number, httplib::Response&)>;
 
-  explicit ScriptedStripeServer(Script script) : script_(std::move(script)) {
+  // With `tls`, serves HTTPS with that certificate.
+  explicit ScriptedStripeServer(Script script, const LoopbackTestCertificate* tls = nullptr)
+      : script_(std::move(script)),
+        server_(tls != nullptr ? std::make_unique<httplib::SSLServer>(tls->cert(), tls->key())
+                               : std::make_unique<httplib::Server>()),
+        scheme_(tls != nullptr ? "https" : "http") {
     ensure_curl_global_init();
-    server_.set_tcp_nodelay(true);
-    server_.set_keep_alive_max_count(1000);
+    REQUIRE(server_->is_valid());
+    server_->set_tcp_nodelay(true);
+    server_->set_keep_alive_max_count(1000);
     auto handler = [this](const httplib::Request& req, httplib::Response& res) {
       SeenStripeRequest seen;
       seen.method = req.method;
@@ -102,26 +170,26 @@ class ScriptedStripeServer {
       res.set_header("Request-Id", "req_test" + std::to_string(call_number));
       script_(seen, call_number, res);
     };
-    server_.Get(".*", handler);
-    server_.Post(".*", handler);
-    port_ = server_.bind_to_any_port("127.0.0.1");
+    server_->Get(".*", handler);
+    server_->Post(".*", handler);
+    port_ = server_->bind_to_any_port("127.0.0.1");
     REQUIRE(port_ > 0);
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    thread_ = std::thread([this] { server_->listen_after_bind(); });
     // stop() is a no-op until the listen loop runs; wait for it so the destructor cannot hang.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-    while (!server_.is_running() && std::chrono::steady_clock::now() < deadline) {
+    while (!server_->is_running() && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
-    REQUIRE(server_.is_running());
+    REQUIRE(server_->is_running());
   }
 
   ~ScriptedStripeServer() {
     stopping_ = true;
-    server_.stop();
+    server_->stop();
     thread_.join();
   }
 
-  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string base_url() const { return scheme_ + "://127.0.0.1:" + std::to_string(port_); }
 
   std::vector<SeenStripeRequest> requests() const {
     std::lock_guard lock(mutex_);
@@ -138,7 +206,8 @@ class ScriptedStripeServer {
 
  private:
   Script script_;
-  httplib::Server server_;
+  std::unique_ptr<httplib::Server> server_;
+  std::string scheme_;
   int port_ = -1;
   std::thread thread_;
   mutable std::mutex mutex_;
@@ -578,6 +647,8 @@ TEST_CASE("the secret key never appears in a Status message or a log line") {
       const std::string echo = "Invalid API Key provided: " + std::string(kStripeTestKey);
       if (seen.path == "/v1/payment_intents") {
         answer_stripe_error(res, 400, "invalid_request_error", "api_key_invalid", echo);
+      } else if (seen.path == "/v1/charges/ch_other_key") {
+        answer_stripe_error(res, 400, "invalid_request_error", "", "Key rk_live_OtherKey9 is wrong");
       } else if (seen.path == "/v1/refunds") {
         answer_stripe_error(res, 401, "invalid_request_error", "", echo);
       } else {
@@ -589,6 +660,9 @@ TEST_CASE("the secret key never appears in a Status message or a log line") {
     messages.push_back(
         client.create_refund({"pi_3Test", std::nullopt, "", {}, "refund-1"}).status().message());
     messages.push_back(client.retrieve_charge("ch_1").status().message());
+    const auto other_key = client.retrieve_charge("ch_other_key").status().message();
+    CHECK(other_key == "Key [redacted] is wrong");
+    messages.push_back(other_key);
   }
   {
     StripeClient client(options_for("http://127.0.0.1:" + std::to_string(unused_loopback_port())));
@@ -823,4 +897,42 @@ TEST_CASE("stripe client refuses bad options at construction without echoing the
   options = options_for("http://127.0.0.1:1");
   options.secret_key.clear();
   CHECK_THROWS_AS(StripeClient(options), std::invalid_argument);
+}
+
+TEST_CASE("over https the client verifies Stripe's certificate and reuses the TLS connection") {
+  const LoopbackTestCertificate certificate;
+  ScriptedStripeServer stripe(
+      [](const SeenStripeRequest&, int, httplib::Response& res) {
+        answer_json(res, 200, kPaymentIntentJson);
+      },
+      &certificate);
+  REQUIRE(stripe.base_url().rfind("https://", 0) == 0);
+
+  SECTION("trusted through ca_file: requests succeed over one connection") {
+    auto options = options_for(stripe.base_url());
+    options.ca_file = certificate.pem_path();
+    options.connect_timeout_ms = 3000;
+    options.timeout_ms = 5000;
+    StripeClient client(options);
+    for (int i = 0; i < 5; ++i) REQUIRE(client.retrieve_payment_intent("pi_3Test").ok());
+    std::set<int> client_ports;
+    for (const auto& seen : stripe.requests()) client_ports.insert(seen.remote_port);
+    CHECK(stripe.requests().size() == 5);
+    CHECK(client_ports.size() == 1);
+  }
+  SECTION("an untrusted certificate is refused before any request is sent, without retries") {
+    std::vector<std::chrono::milliseconds> waits;
+    auto options = options_for(stripe.base_url());
+    // Loading the system CA store is slow under sanitizers: keep the handshake in budget.
+    options.connect_timeout_ms = 3000;
+    options.timeout_ms = 5000;
+    options.sleep = [&waits](std::chrono::milliseconds delay) { waits.push_back(delay); };
+    StripeClient client(options);  // system CA store only
+    const auto intent = client.create_payment_intent(donation_intent());
+    REQUIRE_FALSE(intent.ok());
+    CHECK(intent.status().code() == StatusCode::provider_unavailable);
+    CHECK(intent.status().message() == "payment provider's TLS certificate is not trusted");
+    CHECK(stripe.requests().empty());
+    CHECK(waits.empty());
+  }
 }

@@ -1,5 +1,9 @@
 #include <catch2/catch.hpp>
 
+#include <random>
+#include <string>
+#include <vector>
+
 #include "src/stripe/form_encoding.hpp"
 
 using donatio::stripe::decode_form;
@@ -123,4 +127,23 @@ TEST_CASE("form decoding of an empty string gives no fields") {
   const auto decoded = decode_form("");
   REQUIRE(decoded.has_value());
   CHECK(decoded->empty());
+}
+
+TEST_CASE("form decoding of random input never crashes and re-encodes to the same fields") {
+  std::mt19937 random(20261126);
+  const std::string alphabet = "ab=&[]%+2F5Bz\xC3\xBC ";
+  std::uniform_int_distribution<std::size_t> pick(0, alphabet.size() - 1);
+  std::uniform_int_distribution<int> length(0, 24);
+  int decoded_count = 0;
+  for (int round = 0; round < 5000; ++round) {
+    std::string input;
+    for (int i = length(random); i > 0; --i) input.push_back(alphabet[pick(random)]);
+    const auto decoded = decode_form(input);
+    if (!decoded) continue;
+    ++decoded_count;
+    const auto again = decode_form(encode_form(*decoded));
+    REQUIRE(again.has_value());
+    CHECK(*again == *decoded);
+  }
+  CHECK(decoded_count > 100);  // the generator does reach valid input
 }
