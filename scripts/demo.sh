@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh plain
-exec build/donatio demo --config "${DONATIO_CONFIG:-demo.toml}"
+exec build/donatio demo "$@"

@@ -47,6 +47,31 @@ Result<int> Service::start() {
   http::register_campaign_routes(*server_, *context_);
   http::register_donation_routes(*server_, *context_);
   http::register_webhook_routes(*server_, *context_);
+  if (gateway != nullptr) {
+    webhooks::SweepOptions sweep;
+    sweep.overlap_s = config_.stripe.sweep_overlap_s;
+    sweep.settle_after_s = config_.stripe.pending_settle_after_s;
+    sweeper_ = std::make_unique<webhooks::EventSweeper>(*db_, *gateway, *ingestor_, clock, sweep);
+    if (options_.run_sweeper && config_.stripe.sweep_interval_s > 0) {
+      sweep_thread_ = std::thread([this] {
+        std::unique_lock lock(sweep_mutex_);
+        while (!sweep_wake_.wait_for(lock, std::chrono::seconds(config_.stripe.sweep_interval_s),
+                                     [this] { return stopping_; })) {
+          lock.unlock();
+          auto report = sweeper_->sync();
+          if (report.ok()) {
+            if (report->applied + report->settled > 0) {
+              spdlog::warn("events sweep recovered {} events and settled {} pending donations", report->applied,
+                           report->settled);
+            }
+          } else {
+            spdlog::warn("events sweep failed: {}", report.status().message());
+          }
+          lock.lock();
+        }
+      });
+    }
+  }
   auto port = server_->bind();
   if (!port.ok()) return port.status();
   port_ = *port;
@@ -61,7 +86,18 @@ void Service::run_in_background() {
 
 void Service::run() { server_->run(); }
 
+Result<webhooks::SweepReport> Service::sweep_now(std::optional<std::int64_t> since) {
+  if (!sweeper_) return Status(StatusCode::provider_unavailable, "provider_unavailable", "no payment gateway configured");
+  return sweeper_->sync(since);
+}
+
 void Service::stop() {
+  {
+    std::lock_guard lock(sweep_mutex_);
+    stopping_ = true;
+  }
+  sweep_wake_.notify_all();
+  if (sweep_thread_.joinable()) sweep_thread_.join();
   if (server_) server_->stop();
   if (server_thread_.joinable()) server_thread_.join();
   ingestor_.reset();  // drains queued events: every waiter gets an answer

@@ -15,6 +15,10 @@
 #include "src/http/server.hpp"
 #include "src/store/database.hpp"
 #include "webhooks/ingestor.hpp"
+#include "webhooks/sweep.hpp"
+
+#include <condition_variable>
+#include <mutex>
 
 namespace donatio::cli {
 
@@ -22,6 +26,7 @@ struct ServiceOptions {
   const Clock* clock = nullptr;               // default: the system clock
   PaymentGateway* gateway = nullptr;          // default: a StripeClient from config + secrets
   bool run_migrations = true;
+  bool run_sweeper = true;  // background events catch-up (needs a gateway and stripe.sweep_interval_s > 0)
 };
 
 class Service {
@@ -42,6 +47,9 @@ class Service {
   store::Database& database() { return *db_; }
   http::Metrics& metrics() { return metrics_; }
   int port() const { return port_; }
+  webhooks::EventIngestor& ingestor() { return *ingestor_; }
+  // Runs one catch-up sweep now (tests, operators); unavailable without a gateway.
+  Result<webhooks::SweepReport> sweep_now(std::optional<std::int64_t> since = std::nullopt);
 
  private:
   Config config_;
@@ -55,6 +63,11 @@ class Service {
   std::unique_ptr<webhooks::EventIngestor> ingestor_;
   std::unique_ptr<http::HttpServer> server_;
   std::thread server_thread_;
+  std::unique_ptr<webhooks::EventSweeper> sweeper_;
+  std::thread sweep_thread_;
+  std::mutex sweep_mutex_;
+  std::condition_variable sweep_wake_;
+  bool stopping_ = false;
   int port_ = 0;
 };
 
