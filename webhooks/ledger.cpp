@@ -60,9 +60,10 @@ void add_history(soci::session& sql, const std::string& donation_id, const char*
   const long long at = now;
   soci::indicator from_ind = from ? soci::i_ok : soci::i_null;
   const std::string from_text = from ? from : "";
+  const std::string to_text = to;
   sql << "INSERT INTO donation_history (donation_id, from_status, to_status, event_id, reason, created_at) "
          "VALUES (:d, :f, :t, :e, :r, :c)",
-      soci::use(donation_id), soci::use(from_text, from_ind), soci::use(std::string(to)), soci::use(event_id),
+      soci::use(donation_id), soci::use(from_text, from_ind), soci::use(to_text), soci::use(event_id),
       soci::use(reason), soci::use(at);
 }
 
@@ -127,9 +128,10 @@ std::string issue_receipt(soci::session& sql, const LedgerSettings& s, const Don
   const std::string number = next_receipt_number(sql, s.receipt_prefix, year, &sequence);
   const long long seq = sequence, amt = amount, at = now;
   soci::indicator ref_ind = references.empty() ? soci::i_null : soci::i_ok;
+  const std::string kind_text = kind;
   sql << "INSERT INTO receipts (number, donation_id, kind, references_number, year, sequence, amount, currency, issued_at) "
          "VALUES (:n, :d, :k, :r, :y, :s, :a, :c, :i)",
-      soci::use(number), soci::use(d.id), soci::use(std::string(kind)), soci::use(references, ref_ind),
+      soci::use(number), soci::use(d.id), soci::use(kind_text), soci::use(references, ref_ind),
       soci::use(year), soci::use(seq), soci::use(amt), soci::use(d.currency), soci::use(at);
   const std::string payload = nlohmann::json{{"receipt_number", number}, {"donation_id", d.id}}.dump();
   sql << "INSERT INTO outbox (kind, payload, status, attempts, next_attempt_at, created_at, updated_at) "
@@ -148,7 +150,8 @@ void enqueue_fee_lookup(soci::session& sql, const DonationRow& d, const std::str
 
 void set_event_status(soci::session& sql, const std::string& id, const char* status, const std::string& error) {
   soci::indicator ind = error.empty() ? soci::i_null : soci::i_ok;
-  sql << "UPDATE events SET status = :s, error = :e WHERE id = :id", soci::use(std::string(status)),
+  const std::string status_text = status;
+  sql << "UPDATE events SET status = :s, error = :e WHERE id = :id", soci::use(status_text),
       soci::use(error, ind), soci::use(id);
 }
 
@@ -235,11 +238,12 @@ ApplyOutcome apply_to_ledger(soci::session& sql, const LedgerSettings& s, const 
   soci::indicator charge_ind = new_charge.empty() ? soci::i_null : soci::i_ok;
   soci::indicator receipt_ind = d->receipt_number.empty() ? soci::i_null : soci::i_ok;
   const std::string status_name = donation_status_name(after);
+  const int succeeded_flag = entering_success ? 1 : 0;
   sql << "UPDATE donations SET status = :s, charge_id = :ch, amount_refunded = :r, receipt_number = :n, "
          "updated_at = :u, succeeded_at = CASE WHEN :succ = 1 AND succeeded_at IS NULL THEN :u2 ELSE succeeded_at END "
          "WHERE id = :id",
       soci::use(status_name), soci::use(new_charge, charge_ind), soci::use(refunded),
-      soci::use(d->receipt_number, receipt_ind), soci::use(at), soci::use(entering_success ? 1 : 0), soci::use(at),
+      soci::use(d->receipt_number, receipt_ind), soci::use(at), soci::use(succeeded_flag), soci::use(at),
       soci::use(d->id);
   add_history(sql, d->id, donation_status_name(before), donation_status_name(after), ev.id, ev.type, now);
 

@@ -10,7 +10,7 @@
 namespace donatio::webhooks {
 namespace {
 
-constexpr const char* kWatermark = "events_sweep_watermark";
+const std::string kWatermark = "events_sweep_watermark";
 
 void count(SweepReport& report, const IngestResult& r) {
   if (!r.status.ok()) return;
@@ -43,7 +43,7 @@ Result<SweepReport> EventSweeper::sync(std::optional<std::int64_t> since) {
     std::string stored;
     Status s = db_.read([&](soci::session& sql) {
       soci::indicator ind;
-      sql << "SELECT value FROM sync_state WHERE name = :n", soci::use(std::string(kWatermark)), soci::into(stored, ind);
+      sql << "SELECT value FROM sync_state WHERE name = :n", soci::use(kWatermark), soci::into(stored, ind);
       if (!sql.got_data() || ind != soci::i_ok) stored.clear();
       return Status::Ok();
     });
@@ -94,8 +94,8 @@ Result<SweepReport> EventSweeper::sync(std::optional<std::int64_t> since) {
   if (all_committed && !parsed.empty()) {
     const std::string value = std::to_string(newest);
     Status s = db_.transaction([&](soci::session& sql) {
-      sql << "DELETE FROM sync_state WHERE name = :n", soci::use(std::string(kWatermark));
-      sql << "INSERT INTO sync_state (name, value) VALUES (:n, :v)", soci::use(std::string(kWatermark)), soci::use(value);
+      sql << "DELETE FROM sync_state WHERE name = :n", soci::use(kWatermark);
+      sql << "INSERT INTO sync_state (name, value) VALUES (:n, :v)", soci::use(kWatermark), soci::use(value);
       return Status::Ok();
     });
     if (!s.ok()) return s;
