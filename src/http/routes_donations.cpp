@@ -3,6 +3,9 @@
 #include <nlohmann/json.hpp>
 
 #include "src/donations/create_donation.hpp"
+#include "src/donations/refund_donation.hpp"
+#include "src/http/json_body.hpp"
+#include "src/http/request_context.hpp"
 #include "src/http/context.hpp"
 #include "src/http/errors.hpp"
 #include "src/http/server.hpp"
@@ -104,6 +107,35 @@ void register_donation_routes(HttpServer& server, ServiceContext& ctx) {
       next = std::to_string(page->back().created_at) + "." + page->back().id;
     }
     send_json(res, 200, nlohmann::json{{"data", std::move(data)}, {"next_cursor", next}}.dump());
+  });
+
+  server.post(R"(/v1/admin/donations/([A-Za-z0-9_]+)/refund)", "/v1/admin/donations/{id}/refund",
+              [&ctx](const httplib::Request& req, httplib::Response& res) {
+    auto who = require_role(ctx, req, res, "admin");
+    if (!who) return;
+    auto body = parse_json_object(req.body.empty() ? "{}" : req.body);
+    if (!body.ok()) return send_error(res, body.status());
+    FieldReader f(*body);
+    donations::RefundRequest request;
+    request.donation_id = req.matches[1];
+    request.actor = who->token_name;
+    request.request_id = current_request().request_id;
+    if (Status s = f.only({"amount", "reason"}); !s.ok()) return send_error(res, s);
+    if (f.has("amount")) {
+      std::int64_t amount = 0;
+      if (Status s = f.integer("amount", amount, true, 1, INT64_MAX / 4); !s.ok()) return send_error(res, s);
+      request.amount = amount;
+    }
+    if (Status s = f.string("reason", request.reason, false, 64); !s.ok()) return send_error(res, s);
+    auto refund = donations::refund_donation(ctx.db, ctx.gateway, ctx.clock, request);
+    if (!refund.ok()) return send_error(res, refund.status());
+    send_json(res, 201, nlohmann::json{{"id", refund->id},
+                                       {"donation_id", refund->donation_id},
+                                       {"amount", refund->amount},
+                                       {"currency", refund->currency},
+                                       {"status", refund->status},
+                                       {"reason", refund->reason},
+                                       {"stripe_refund", refund->stripe_refund_id}}.dump());
   });
 
   server.get(R"(/v1/admin/donations/([A-Za-z0-9_]+))", "/v1/admin/donations/{id}",

@@ -1,0 +1,43 @@
+// Refunding a donation through Stripe (admin). The refund row is written first (status
+// pending, amount reserved against what is still refundable, under a row lock), then Stripe is
+// called with an Idempotency-Key derived from that row, so a retried request can never refund
+// twice and two concurrent requests cannot both take the same money. The donation itself moves
+// only when Stripe's charge.refunded event (webhook or sweep) confirms. Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "donatio/clock.hpp"
+#include "donatio/payment_gateway.hpp"
+#include "donatio/status.hpp"
+#include "src/store/database.hpp"
+
+namespace donatio::donations {
+
+struct RefundRequest {
+  std::string donation_id;
+  std::optional<std::int64_t> amount;  // nullopt: everything still refundable
+  std::string reason;                  // "", duplicate, fraudulent, requested_by_customer
+  std::string actor;                   // token name, for the audit log
+  std::string request_id;
+};
+
+struct RefundRecord {
+  std::string id;
+  std::string donation_id;
+  std::int64_t amount = 0;
+  std::string currency;
+  std::string status;  // pending (sent or unknown), succeeded, failed
+  std::string stripe_refund_id;
+  std::string reason;
+  std::int64_t created_at = 0;
+};
+
+std::string refund_idempotency_key(const std::string& refund_id);
+
+Result<RefundRecord> refund_donation(store::Database& db, PaymentGateway* gateway, const Clock& clock,
+                                     const RefundRequest& request);
+
+}  // namespace donatio::donations
