@@ -2,7 +2,7 @@
 # Sets up everything and runs the whole test suite: installs packages, starts PostgreSQL,
 # builds the plain build and the ASan+UBSan build, and runs every test (SQLite and
 # PostgreSQL) in both. PostgreSQL tests never skip: if the server cannot start, this fails.
-#   scripts/test.sh            both builds
+#   scripts/test.sh            both builds, then a 15 s libFuzzer run per target (scripts/fuzz.sh)
 #   scripts/test.sh plain      plain build only (faster while developing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,3 +19,8 @@ for kind in "${kinds[@]}"; do
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir "$dir" --output-on-failure -j 2 --timeout 300
 done
+# libFuzzer smoke run (docs/fuzzing.md) with the sanitizer builds: 5 targets x 15 s, plus a
+# clang build of donatio_lib in build-fuzz/ (about 6 min cold on 2 cores, incremental after).
+case " ${kinds[*]} " in
+  *" asan "*) echo "== fuzz"; scripts/fuzz.sh 15 ;;
+esac
