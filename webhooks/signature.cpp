@@ -97,7 +97,9 @@ SignatureCheck verify_signature(std::string_view header, std::string_view payloa
   if (ec != std::errc{} || end != timestamp_text.data() + timestamp_text.size() || timestamp <= 0) {
     return SignatureCheck::malformed_header;
   }
-  const std::int64_t skew = now_unix > timestamp ? now_unix - timestamp : timestamp - now_unix;
+  // 128-bit: no overflow whatever the clock and header say.
+  const __int128 diff = static_cast<__int128>(now_unix) - timestamp;
+  const __int128 skew = diff < 0 ? -diff : diff;
   if (skew > tolerance_s) return SignatureCheck::stale;
 
   bool matched = false;

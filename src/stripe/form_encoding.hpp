@@ -58,6 +58,7 @@ std::string percent_encode(std::string_view text);
 std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space = true);
 
 // Encodes fields in order as name[sub]...=value joined by '&'.
+// REQUIRES: every field has a non-empty name (Stripe has no unnamed parameters).
 std::string encode_form(const std::vector<FormField>& fields);
 
 // Parses a body or query string produced by encode_form (or by any form encoder). Empty
