@@ -23,6 +23,7 @@ Result<int> Service::start() {
   if (Status s = server_->init(); !s.ok()) return s;
   http::register_ops_routes(*server_, *context_);
   http::register_campaign_routes(*server_, *context_);
+  http::register_report_routes(*server_, *context_);
   auto port = server_->bind();
   if (!port.ok()) return port.status();
   port_ = *port;

@@ -53,5 +53,6 @@ std::optional<Principal> require_role(ServiceContext& ctx, const httplib::Reques
 
 void register_ops_routes(class HttpServer& server, ServiceContext& ctx);
 void register_campaign_routes(class HttpServer& server, ServiceContext& ctx);
+void register_report_routes(class HttpServer& server, ServiceContext& ctx);
 
 }  // namespace donatio::http
