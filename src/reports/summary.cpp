@@ -49,8 +49,9 @@ void amounts_csv(std::vector<std::string>& cells, const SummaryAmounts& a, const
 Result<Summary> load_summary(store::Database& db, const ReportPeriod& period) {
   Summary summary;
   summary.period = period;
-  // One pass over donations_created (created_at, id); the GROUP BY sorts at most
-  // campaigns × currencies groups. Fees/net only where they are in the donation's currency.
+  // One pass over the covering index donations_summary (created_at, status, campaign_id, …);
+  // the GROUP BY sorts it into campaigns × currencies groups. Fees/net only where they are in
+  // the donation's currency.
   const std::string query = std::string(
       "SELECT c.slug, c.title, d.currency, COUNT(*), SUM(d.amount), "
       "SUM(CASE WHEN d.fee IS NOT NULL AND (d.settlement_currency IS NULL OR d.settlement_currency = d.currency) "
@@ -60,8 +61,12 @@ Result<Summary> load_summary(store::Database& db, const ReportPeriod& period) {
       "SUM(d.amount_refunded), SUM(d.disputed_amount), "
       "SUM(CASE WHEN d.fee IS NULL OR d.net IS NULL OR (d.settlement_currency IS NOT NULL AND "
       "d.settlement_currency <> d.currency) THEN 1 ELSE 0 END) "
-      "FROM donations d LEFT JOIN campaigns c ON c.id = d.campaign_id "
-      "WHERE d.created_at >= :from AND d.created_at < :to AND d.status IN (") +
+      "FROM donations d ") +
+      // SQLite's planner prefers donations_campaign_created (it saves the GROUP BY sort) and
+      // then reads 1M rows in random order; the covering index is 3-4x faster (bench/README-reports.md).
+      (db.dialect() == store::Dialect::sqlite ? "INDEXED BY donations_summary " : "") +
+      "LEFT JOIN campaigns c ON c.id = d.campaign_id "
+      "WHERE d.created_at >= :from AND d.created_at < :to AND d.status IN (" +
       kMoneyMovedSqlList + ") GROUP BY d.campaign_id, c.slug, c.title, d.currency";
   Status s = db.read([&](soci::session& sql) {
     const long long from = period.from, to = period.to;
