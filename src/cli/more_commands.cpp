@@ -6,11 +6,15 @@ namespace donatio::cli {
 int cmd_webhook(const Args& args);
 int cmd_events(const Args& args);
 int cmd_demo(const Args& args);
+int cmd_report(const Args& args);     // src/cli/report_commands.cpp
+int cmd_reconcile(const Args& args);  // src/cli/report_commands.cpp
 
 int run_more_commands(const std::string& command, const Args& args) {
   if (command == "webhook") return cmd_webhook(args);
   if (command == "events") return cmd_events(args);
   if (command == "demo") return cmd_demo(args);
+  if (command == "report") return cmd_report(args);
+  if (command == "reconcile") return cmd_reconcile(args);
   return -1;
 }
 

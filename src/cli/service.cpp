@@ -47,6 +47,7 @@ Result<int> Service::start() {
   http::register_campaign_routes(*server_, *context_);
   http::register_donation_routes(*server_, *context_);
   http::register_webhook_routes(*server_, *context_);
+  http::register_report_routes(*server_, *context_);
   if (gateway != nullptr) {
     webhooks::SweepOptions sweep;
     sweep.overlap_s = config_.stripe.sweep_overlap_s;
@@ -82,6 +83,8 @@ Result<int> Service::start() {
 
 void Service::run_in_background() {
   server_thread_ = std::thread([this] { server_->run(); });
+  // httplib ignores a stop() that comes before its accept loop runs: wait until it does.
+  for (int i = 0; i < 2500 && !server_->is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
 }
 
 void Service::run() { server_->run(); }

@@ -62,5 +62,6 @@ void register_ops_routes(class HttpServer& server, ServiceContext& ctx);
 void register_campaign_routes(class HttpServer& server, ServiceContext& ctx);
 void register_donation_routes(class HttpServer& server, ServiceContext& ctx);
 void register_webhook_routes(class HttpServer& server, ServiceContext& ctx);
+void register_report_routes(class HttpServer& server, ServiceContext& ctx);
 
 }  // namespace donatio::http

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <fstream>
+#include <thread>
 
 #include "src/http/errors.hpp"
 #include "src/http/request_context.hpp"
@@ -234,10 +235,20 @@ Result<int> HttpServer::bind() {
   return port;
 }
 
-void HttpServer::run() { server_->listen_after_bind(); }
+void HttpServer::run() {
+  run_entered_ = true;
+  if (stopping_) return;
+  server_->listen_after_bind();
+}
 
 void HttpServer::stop() {
-  if (server_ && !stopping_.exchange(true)) server_->stop();
+  if (!server_ || stopping_.exchange(true)) return;
+  // httplib ignores a stop() that comes before its accept loop runs: if run() has been
+  // entered, wait (bounded) until the loop is up, then stop it.
+  for (int i = 0; i < 500 && run_entered_ && !server_->is_running(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  server_->stop();
 }
 
 bool HttpServer::is_running() const { return server_ && server_->is_running(); }

@@ -52,6 +52,7 @@ class HttpServer {
   std::unique_ptr<httplib::Server> server_;
   int listen_fd_ = -1;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> run_entered_{false};
 };
 
 // True when the request's Origin is one of `allowed` (exact match).

@@ -278,6 +278,8 @@ int StripeEmulator::start() {
     port_ = bound;
   }
   listener_ = std::thread([this] { server_->listen_after_bind(); });
+  // httplib ignores a stop() that comes before its accept loop runs: wait until it does.
+  for (int i = 0; i < 500 && !server_->is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
   delivery_ = std::thread([this] { delivery_loop(); });
   return bound;
 }
