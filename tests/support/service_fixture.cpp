@@ -129,6 +129,13 @@ receipt_footer = "No goods or services were provided in exchange for this contri
     stripe_client_ = std::make_unique<stripe::StripeClient>(client_options);
     options.gateway = stripe_client_.get();
   }
+  config_.smtp.enabled = options.smtp_sink;
+  if (options.smtp_sink) {
+    smtp_sink_ = std::make_unique<SmtpSink>();
+    config_.smtp.url = "smtp://127.0.0.1:" + std::to_string(smtp_sink_->start());
+    config_.smtp.timeout_ms = 5000;
+  }
+  if (options.outbox_poll_ms > 0) config_.outbox.poll_interval_ms = options.outbox_poll_ms;
   if (options.configure) options.configure(config_);
   Secrets secrets;
   secrets.webhook_secrets = {kWebhookSecret};
