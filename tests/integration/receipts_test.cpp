@@ -95,9 +95,28 @@ std::string pdf_text(const std::string& pdf) {
   return out;
 }
 
+// The Subject header, unfolded (long ASCII subjects are folded at a space: CRLF + space).
 std::string subject_of(const std::string& data) {
-  const auto at = data.find("Subject: ");
-  return data.substr(at + 9, data.find("\r\n", at) - at - 9);
+  const auto at = data.find("Subject: ") + 9;
+  auto end = data.find("\r\n", at);
+  while (end != std::string::npos && end + 2 < data.size() && (data[end + 2] == ' ' || data[end + 2] == '\t')) {
+    end = data.find("\r\n", end + 2);
+  }
+  std::string value = data.substr(at, end - at), out;
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    if (value.compare(i, 2, "\r\n") == 0) ++i;  // unfolding removes the CRLF, keeps the space
+    else out += value[i];
+  }
+  if (out.rfind("=?UTF-8?B?", 0) != 0) return out;
+  // RFC 2047 encoded-words (used when the subject does not fit on one line); the spaces
+  // between them are not part of the text.
+  std::string decoded;
+  for (std::size_t pos = out.find("=?UTF-8?B?"); pos != std::string::npos; pos = out.find("=?UTF-8?B?", pos)) {
+    const auto end = out.find("?=", pos + 10);
+    decoded += decode_base64(out.substr(pos + 10, end - pos - 10));
+    pos = end + 2;
+  }
+  return decoded;
 }
 
 // The fixture's Stripe client would otherwise talk to api.stripe.com for fee look-ups.
