@@ -115,6 +115,15 @@ Result<bool> OutboxStore::mark_failed(const OutboxItem& item, const std::string&
   return updated;
 }
 
+Status OutboxStore::release(const OutboxItem& item) {
+  return db_.transaction([&](soci::session& sql) {
+    const long long id = item.id, lease = item.locked_until;
+    sql << "UPDATE outbox SET locked_until = 0 WHERE id = :id AND status = 'pending' AND locked_until = :l",
+        soci::use(id), soci::use(lease);
+    return Status::Ok();
+  });
+}
+
 std::int64_t OutboxStore::enqueue(soci::session& sql, store::Dialect, const std::string& kind,
                                   const std::string& payload, std::int64_t now) {
   const long long at = now;

@@ -56,6 +56,9 @@ class OutboxStore {
   Result<bool> mark_failed(const OutboxItem& item, const std::string& error, bool dead, std::int64_t retry_at,
                            std::int64_t now);
 
+  // Gives a claimed row back untouched (no attempt counted), e.g. when stopping mid-batch.
+  Status release(const OutboxItem& item);
+
   // REQUIRES: inside Database::transaction. Inserts a pending row due now; returns its id.
   static std::int64_t enqueue(soci::session& sql, store::Dialect dialect, const std::string& kind,
                               const std::string& payload, std::int64_t now);

@@ -79,9 +79,14 @@ int OutboxWorker::run_once() {
   std::uniform_real_distribution<double> uniform(0.0, 1.0);
   int processed = 0;
   for (const OutboxItem& item : *claimed) {
+    bool stopping = false;
     {
       std::lock_guard lock(mutex_);
-      if (stopping_ && processed > 0) break;  // the rest keep their lease and come back later
+      stopping = stopping_;
+    }
+    if (stopping) {  // hand the rest back so another instance (or the next start) takes them now
+      (void)store_.release(item);
+      continue;
     }
     JobOutcome outcome;
     try {

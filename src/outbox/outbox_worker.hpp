@@ -3,9 +3,8 @@
 // transaction, then marks it done, schedules a retry with exponential backoff and jitter, or
 // marks it dead after max_attempts (or at once when the job says retrying cannot help).
 // Gauges donatio_outbox_pending / donatio_outbox_dead are refreshed after every poll.
-// Thread-safety: start()/stop() from the owning thread; run_once() is for tests and tools and
-// must not race a started worker of the same kinds only for determinism, not for safety
-// (claims never overlap).
+// Thread-safety: start()/stop()/run_once() from the owning thread; nudge() from any thread.
+// Claims never overlap, so several workers (threads or instances) may drain one table.
 #pragma once
 
 #include <atomic>
@@ -56,7 +55,8 @@ class OutboxWorker {
   OutboxWorker& operator=(const OutboxWorker&) = delete;
 
   void start();
-  // Finishes the job in hand (bounded by its own timeouts), then joins. Idempotent.
+  // Finishes the job in hand (bounded by its own timeouts), hands the rest of the claimed
+  // batch back, then joins. Idempotent.
   void stop();
   // Claims and processes one batch; returns how many rows were processed.
   int run_once();
