@@ -9,12 +9,15 @@ int cmd_demo(const Args& args);
 int cmd_report(const Args& args);     // src/cli/report_commands.cpp
 int cmd_reconcile(const Args& args);  // src/cli/report_commands.cpp
 
+int run_receipt_commands(const Args& args);  // receipt_commands.cpp
+
 int run_more_commands(const std::string& command, const Args& args) {
   if (command == "webhook") return cmd_webhook(args);
   if (command == "events") return cmd_events(args);
   if (command == "demo") return cmd_demo(args);
   if (command == "report") return cmd_report(args);
   if (command == "reconcile") return cmd_reconcile(args);
+  if (command == "receipts") return run_receipt_commands(args);
   return -1;
 }
 

@@ -41,6 +41,9 @@ Result<int> Service::start() {
   ingestor_ = std::make_unique<webhooks::EventIngestor>(
       *db_, clock, ingest, [ctx](const std::vector<webhooks::ApplyOutcome>&) { ctx->public_reads.invalidate(); });
   context_->ingestor = ingestor_.get();
+  receipt_delivery_ = std::make_unique<outbox::ReceiptDelivery>(config_, secrets_, *db_, clock, metrics_,
+                                                                options_.mailer, gateway);
+  context_->receipt_delivery = receipt_delivery_.get();
   server_ = std::make_unique<http::HttpServer>(config_.server, metrics_);
   if (Status s = server_->init(); !s.ok()) return s;
   http::register_ops_routes(*server_, *context_);
@@ -48,6 +51,7 @@ Result<int> Service::start() {
   http::register_donation_routes(*server_, *context_);
   http::register_webhook_routes(*server_, *context_);
   http::register_report_routes(*server_, *context_);
+  http::register_receipt_routes(*server_, *context_);
   if (gateway != nullptr) {
     webhooks::SweepOptions sweep;
     sweep.overlap_s = config_.stripe.sweep_overlap_s;
@@ -76,6 +80,7 @@ Result<int> Service::start() {
   auto port = server_->bind();
   if (!port.ok()) return port.status();
   port_ = *port;
+  receipt_delivery_->start(port_);
   spdlog::info("donatio listening on {}://{}:{} (database: {})", config_.server.tls ? "https" : "http",
                config_.server.host, port_, db_->is_postgres() ? "postgresql" : "sqlite");
   return port_;
@@ -104,6 +109,7 @@ void Service::stop() {
   if (server_) server_->stop();
   if (server_thread_.joinable()) server_thread_.join();
   ingestor_.reset();  // drains queued events: every waiter gets an answer
+  if (receipt_delivery_) receipt_delivery_->stop();
 }
 
 }  // namespace donatio::cli

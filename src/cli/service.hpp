@@ -9,10 +9,12 @@
 
 #include "donatio/clock.hpp"
 #include "donatio/config.hpp"
+#include "donatio/mailer.hpp"
 #include "donatio/payment_gateway.hpp"
 #include "src/http/context.hpp"
 #include "src/http/metrics.hpp"
 #include "src/http/server.hpp"
+#include "src/outbox/receipt_delivery.hpp"
 #include "src/store/database.hpp"
 #include "webhooks/ingestor.hpp"
 #include "webhooks/sweep.hpp"
@@ -25,6 +27,7 @@ namespace donatio::cli {
 struct ServiceOptions {
   const Clock* clock = nullptr;               // default: the system clock
   PaymentGateway* gateway = nullptr;          // default: a StripeClient from config + secrets
+  Mailer* mailer = nullptr;                   // default: an SmtpMailer from config.smtp + secrets
   bool run_migrations = true;
   bool run_sweeper = true;  // background events catch-up (needs a gateway and stripe.sweep_interval_s > 0)
 };
@@ -61,6 +64,7 @@ class Service {
   std::unique_ptr<PaymentGateway> owned_gateway_;
   std::unique_ptr<http::ServiceContext> context_;
   std::unique_ptr<webhooks::EventIngestor> ingestor_;
+  std::unique_ptr<outbox::ReceiptDelivery> receipt_delivery_;
   std::unique_ptr<http::HttpServer> server_;
   std::thread server_thread_;
   std::unique_ptr<webhooks::EventSweeper> sweeper_;

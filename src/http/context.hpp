@@ -24,6 +24,9 @@ struct Response;
 namespace donatio::webhooks {
 class EventIngestor;
 }
+namespace donatio::outbox {
+class ReceiptDelivery;
+}
 
 namespace donatio::http {
 
@@ -46,6 +49,7 @@ struct ServiceContext {
   RateLimiter auth_failures;
   PublicReadCache public_reads;
   webhooks::EventIngestor* ingestor = nullptr;  // owned by the Service
+  outbox::ReceiptDelivery* receipt_delivery = nullptr;  // owned by the Service
 };
 
 struct Principal {
@@ -63,5 +67,6 @@ void register_campaign_routes(class HttpServer& server, ServiceContext& ctx);
 void register_donation_routes(class HttpServer& server, ServiceContext& ctx);
 void register_webhook_routes(class HttpServer& server, ServiceContext& ctx);
 void register_report_routes(class HttpServer& server, ServiceContext& ctx);
+void register_receipt_routes(class HttpServer& server, ServiceContext& ctx);
 
 }  // namespace donatio::http

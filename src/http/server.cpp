@@ -193,7 +193,8 @@ Handler HttpServer::wrap(const std::string& route, Handler handler, bool needs_j
                                                                            httplib::Response& res) {
     RequestScope& scope = current_request();
     scope.route = route;
-    if (needs_json_body && !is_json_content_type(req.get_header_value("Content-Type"))) {
+    // An empty body needs no type (e.g. POST …/resend); anything else must say it is JSON.
+    if (needs_json_body && !req.body.empty() && !is_json_content_type(req.get_header_value("Content-Type"))) {
       send_error(res, Status(StatusCode::unsupported_media, "unsupported_media_type",
                              "Content-Type must be application/json"));
     } else {

@@ -202,6 +202,7 @@ Result<std::unique_ptr<Database>> Database::open(const DatabaseConfig& config) {
         sql << "PRAGMA busy_timeout=10000";
       } else {
         sql.open(soci::postgresql, connect);
+        sql << "SET client_min_messages TO warning";
         if (!config.synchronous_commit) sql << "SET synchronous_commit = off";
       }
     }

@@ -107,6 +107,8 @@ receipt_footer = "No goods or services were provided in exchange for this contri
     REQUIRE(cli::ensure_dev_certificate(config_.server.tls_cert, config_.server.tls_key).ok());
     cert_ = config_.server.tls_cert;
   }
+  // Never a real provider from tests: without the emulator, Stripe is a closed loopback port.
+  config_.stripe.api_base = "http://127.0.0.1:9";
   int fixed_port = 0;
   if (options.stripe_emulator) {
     fixed_port = free_port();
@@ -129,6 +131,13 @@ receipt_footer = "No goods or services were provided in exchange for this contri
     stripe_client_ = std::make_unique<stripe::StripeClient>(client_options);
     options.gateway = stripe_client_.get();
   }
+  config_.smtp.enabled = options.smtp_sink;
+  if (options.smtp_sink) {
+    smtp_sink_ = std::make_unique<SmtpSink>();
+    config_.smtp.url = "smtp://127.0.0.1:" + std::to_string(smtp_sink_->start());
+    config_.smtp.timeout_ms = 5000;
+  }
+  if (options.outbox_poll_ms > 0) config_.outbox.poll_interval_ms = options.outbox_poll_ms;
   if (options.configure) options.configure(config_);
   Secrets secrets;
   secrets.webhook_secrets = {kWebhookSecret};

@@ -17,6 +17,7 @@
 #include "src/cli/service.hpp"
 #include "src/stripe/emulator.hpp"
 #include "src/stripe/stripe_client.hpp"
+#include "fakes/smtp_sink.hpp"
 
 namespace donatio::testing {
 
@@ -73,6 +74,9 @@ struct FixtureOptions {
   // emulator delivers signed webhooks to this service.
   bool stripe_emulator = false;
   bool deliver_webhooks = true;
+  // Start an SmtpSink and send mail to it (otherwise smtp.enabled = false: mail stays queued).
+  bool smtp_sink = false;
+  int outbox_poll_ms = 0;  // > 0: outbox.poll_interval_ms
 };
 
 class ServiceFixture {
@@ -89,6 +93,7 @@ class ServiceFixture {
   TempDir& dir() { return dir_; }
   const std::string& cert_path() const { return cert_; }
   stripe::StripeEmulator& stripe() { return *emulator_; }
+  SmtpSink& smtp() { return *smtp_sink_; }
   // Creates a campaign through the admin API (201 required).
   void create_campaign(const std::string& slug, const std::string& currency, const std::string& extra_json = "");
   // Creates a token directly in the store.
@@ -104,6 +109,7 @@ class ServiceFixture {
   std::string cert_;
   std::unique_ptr<stripe::StripeEmulator> emulator_;
   std::unique_ptr<stripe::StripeClient> stripe_client_;
+  std::unique_ptr<SmtpSink> smtp_sink_;
   std::unique_ptr<cli::Service> service_;
   int port_ = 0;
   int token_counter_ = 0;
