@@ -10,6 +10,11 @@
 #include <cstdio>
 #include <iostream>
 #include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
 
 #include "donatio/clock.hpp"
 #include "donatio/money.hpp"
@@ -249,9 +254,11 @@ int serve_until_signal(const Config& config, const Secrets& secrets, PaymentGate
   Service service(config, secrets, options);
   auto port = service.start();
   if (!port.ok()) return fail(port.status());
+  std::atomic<bool> signalled{false};
   std::thread signal_waiter([&] {
     int sig = 0;
     sigwait(&stop_signals, &sig);
+    if (signalled.exchange(true)) return;  // our own wake-up after a normal return
     spdlog::info("received {}, stopping (grace {} ms)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
                  config.server.shutdown_grace_ms);
     // In-flight requests get the grace period; after it the process exits regardless.
@@ -261,11 +268,11 @@ int serve_until_signal(const Config& config, const Secrets& secrets, PaymentGate
       spdlog::default_logger()->flush();
       std::_Exit(1);
     }).detach();
-    service.stop();
+    service.request_stop();
   });
   service.run();
   service.stop();
-  pthread_kill(signal_waiter.native_handle(), SIGTERM);  // no-op when it already returned
+  if (!signalled.exchange(true)) kill(getpid(), SIGTERM);  // wake the waiter (the signal is blocked everywhere)
   signal_waiter.join();
   spdlog::info("stopped");
   spdlog::default_logger()->flush();

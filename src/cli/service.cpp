@@ -99,15 +99,21 @@ Result<webhooks::SweepReport> Service::sweep_now(std::optional<std::int64_t> sin
   return sweeper_->sync(since);
 }
 
-void Service::stop() {
+void Service::request_stop() {
   {
     std::lock_guard lock(sweep_mutex_);
     stopping_ = true;
   }
   sweep_wake_.notify_all();
-  if (sweep_thread_.joinable()) sweep_thread_.join();
   if (server_) server_->stop();
+}
+
+void Service::stop() {
+  std::lock_guard once(stop_mutex_);
+  request_stop();
+  // Only after every request thread is gone may what they use go away.
   if (server_thread_.joinable()) server_thread_.join();
+  if (sweep_thread_.joinable()) sweep_thread_.join();
   ingestor_.reset();  // drains queued events: every waiter gets an answer
   if (receipt_delivery_) receipt_delivery_->stop();
 }

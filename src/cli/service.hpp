@@ -43,7 +43,10 @@ class Service {
   void run_in_background();
   // Serves on the calling thread until stop().
   void run();
-  // Stops accepting, lets in-flight requests finish, stops workers.
+  // Stops accepting; run() returns once in-flight requests are done. Any thread, any time.
+  void request_stop();
+  // request_stop(), then waits for the server and the workers. Not from a request thread; call
+  // it after run() returned when run() is on this thread. Idempotent.
   void stop();
 
   const Config& config() const { return config_; }
@@ -72,6 +75,7 @@ class Service {
   std::mutex sweep_mutex_;
   std::condition_variable sweep_wake_;
   bool stopping_ = false;
+  std::mutex stop_mutex_;
   int port_ = 0;
 };
 

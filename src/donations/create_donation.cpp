@@ -1,7 +1,6 @@
 #include "src/donations/create_donation.hpp"
 
 #include <nlohmann/json.hpp>
-#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
 #include "donatio/campaign.hpp"
@@ -12,24 +11,12 @@
 #include "src/http/request_context.hpp"
 #include "src/store/campaign_store.hpp"
 #include "src/store/donation_store.hpp"
+#include "src/store/token_store.hpp"
 
 namespace donatio::donations {
 namespace {
 
 constexpr std::int64_t kIdempotencyTtlS = 48 * 3600;  // "at least 24 h"
-
-std::string sha256_hex(const std::string& text) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(text.data(), text.size(), digest, &len, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 0xf];
-  }
-  return out;
-}
 
 Answer error_answer(const Status& status) { return {http::http_status_for(status.code()), http::error_json(status)}; }
 
@@ -106,7 +93,7 @@ Answer DonationCreator::create(const std::string& body, const std::string& key) 
   if (key.size() > 255) {
     return error_answer(Status::InvalidArgument("Idempotency-Key", "Idempotency-Key must be at most 255 characters"));
   }
-  const std::string hash = key.empty() ? std::string() : sha256_hex(canonical(*request));
+  const std::string hash = key.empty() ? std::string() : store::hash_token(canonical(*request));
   if (!key.empty()) {
     if (auto earlier = answer_for_known_key(*request, key, hash)) return *earlier;
   }

@@ -3,35 +3,22 @@
 // 400 for a missing/bad/stale signature (nothing recorded); 5xx when the commit failed, so
 // Stripe retries.
 #include <nlohmann/json.hpp>
-#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
 #include "src/http/context.hpp"
 #include "src/http/errors.hpp"
 #include "src/http/server.hpp"
+#include "src/store/token_store.hpp"
 #include "webhooks/ingestor.hpp"
 #include "webhooks/signature.hpp"
 
 namespace donatio::http {
 namespace {
 
-std::string body_digest(const std::string& body) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(body.data(), body.size(), digest, &len, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < 12 && i < len; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 0xf];
-  }
-  return out;
-}
-
 // Best effort for an event our parser refused: its id and type, or stand-ins.
 std::pair<std::string, std::string> loose_id_and_type(const std::string& body) {
   auto doc = nlohmann::json::parse(body, nullptr, false);
-  std::string id = "unparseable_" + body_digest(body), type = "unknown";
+  std::string id = "unparseable_" + store::hash_token(body).substr(0, 24), type = "unknown";
   if (doc.is_object()) {
     if (doc.contains("id") && doc["id"].is_string() && doc["id"].get_ref<const std::string&>().size() <= 255) {
       id = doc["id"];

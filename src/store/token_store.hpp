@@ -22,7 +22,7 @@ struct TokenRecord {
 
 // "dnt_" + 64 lower-case hex characters from the OS CSPRNG.
 std::string generate_token();
-// Lower-case hex SHA-256 of the token text.
+// Lower-case hex SHA-256 of the text (token hashes, request fingerprints).
 std::string hash_token(std::string_view token);
 bool is_valid_role(const std::string& role);
 // True when a token of role `held` may do what `needed` allows.
