@@ -141,7 +141,7 @@ TEST_CASE("a duplicate slug is a conflict and an unknown campaign is 404") {
   }
 }
 
-TEST_CASE("an admin patches a campaign; the slug cannot change") {
+TEST_CASE("an admin patches a campaign, the slug cannot change") {
   for (Backend backend : test_backends()) {
     SECTION(backend_name(backend)) {
       ServiceFixture fx(backend);

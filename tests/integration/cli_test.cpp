@@ -25,7 +25,7 @@ std::string write_config(const TempDir& dir, int port, const std::string& extra 
 
 }  // namespace
 
-TEST_CASE("token create prints the new token alone on the last line; only its hash is stored") {
+TEST_CASE("token create prints the new token alone on the last line, only its hash is stored") {
   TempDir dir;
   const auto config = write_config(dir, free_port());
   auto r = run_donatio({"token", "create", "--config", config, "--name", "ops", "--role", "admin"});
@@ -82,7 +82,7 @@ TEST_CASE("a bad configuration stops start-up with one line naming the key and e
   CHECK(db.err.find("secretpw") == std::string::npos);
 }
 
-TEST_CASE("migrate applies the schema once; campaign add and list work from the CLI") {
+TEST_CASE("migrate applies the schema once, campaign add and list work from the CLI") {
   TempDir dir;
   const auto config = write_config(dir, free_port());
   auto first = run_donatio({"migrate", "--config", config});

@@ -128,7 +128,7 @@ TEST_CASE("invalid donations are refused with the field named and nothing reache
   }
 }
 
-TEST_CASE("the same Idempotency-Key and body get the same answer; another body gets 409") {
+TEST_CASE("the same Idempotency-Key and body get the same answer, another body gets 409") {
   for (Backend backend : test_backends()) {
     SECTION(backend_name(backend)) {
       ServiceFixture fx(backend, {.stripe_emulator = true});
@@ -186,7 +186,7 @@ TEST_CASE("cover_fees grosses the charge up so the campaign receives the intende
   CHECK(fx.stripe().payment_intent(body["payment_intent"])->at("amount") == 10330);
 }
 
-TEST_CASE("provider faults map to 502, 503 and 504; a timed-out donation stays pending") {
+TEST_CASE("provider faults map to 502, 503 and 504, a timed-out donation stays pending") {
   ServiceFixture fx(Backend::sqlite, {.stripe_emulator = true});
   fx.create_campaign("flood-relief-2026", "CHF");
   const auto finance = fx.token("finance");

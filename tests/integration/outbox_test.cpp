@@ -64,7 +64,7 @@ TEST_CASE("backoff doubles from the base, is capped, and jitter only shortens it
   CHECK(backoff_seconds(1, 1, 1, 0.99) == 1);
 }
 
-TEST_CASE("SMTP down: nothing is lost; when the server is back the mail goes out exactly once") {
+TEST_CASE("SMTP down: nothing is lost, when the server is back the mail goes out exactly once") {
   ServiceFixture fx(Backend::sqlite, {.smtp_sink = true, .outbox_poll_ms = 20});
   const auto port = fx.smtp().port();
   fx.smtp().stop();

@@ -182,7 +182,7 @@ TEST_CASE("a succeeded donation gets one e-mail with its PDF receipt and a signe
   }
 }
 
-TEST_CASE("receipt JSON and PDF for finance; 401 without a token, 403 for resend as finance, 404 unknown") {
+TEST_CASE("receipt JSON and PDF for finance, 401 without a token, 403 for resend as finance, 404 unknown") {
   ServiceFixture fx(Backend::sqlite, {.configure = no_real_stripe});
   REQUIRE(succeed(fx, "j1", 2500, "eur", "", "ana@example.org")->status == 200);
   const auto finance = fx.token("finance", "fin-1");
@@ -222,7 +222,7 @@ TEST_CASE("receipt JSON and PDF for finance; 401 without a token, 403 for resend
   CHECK(count_rows(fx, "SELECT COUNT(*) FROM audit_log WHERE action = 'receipt.resent'") == 0);
 }
 
-TEST_CASE("resend queues a copy marked DUPLICATE, audited; the CLI does the same") {
+TEST_CASE("resend queues a copy marked DUPLICATE, audited, the CLI does the same") {
   ServiceFixture fx(Backend::sqlite, {.configure = no_real_stripe, .smtp_sink = true, .outbox_poll_ms = 20});
   REQUIRE(succeed(fx, "d1", 5000, "chf", "")->status == 200);
   REQUIRE(fx.smtp().wait_for(1, std::chrono::seconds(15)));

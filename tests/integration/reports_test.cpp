@@ -169,7 +169,7 @@ const json* find_row(const json& rows, const json& campaign, const std::string& 
 
 }  // namespace
 
-TEST_CASE("summary sums per campaign and currency over [from, to), money that moved only") {
+TEST_CASE("summary sums per campaign and currency over the half-open period, money that moved only") {
   for (Backend backend : test_backends()) {
     SECTION(backend_name(backend)) {
       ServiceFixture fx(backend);

@@ -715,7 +715,7 @@ TEST_CASE("a balance transaction keeps exchange_rate as Stripe's decimal text") 
   CHECK(plain->exchange_rate.empty());
 }
 
-TEST_CASE("list_events sends the window, repeated types[] and the cursor, and returns event JSON") {
+TEST_CASE("list_events sends the window, repeated types and the cursor, and returns event JSON") {
   ScriptedStripeServer stripe([](const SeenStripeRequest&, int, httplib::Response& res) {
     answer_json(res, 200, R"({"object":"list","url":"/v1/events","has_more":true,"data":[
       {"id":"evt_2","object":"event","type":"payment_intent.succeeded","created":1767225700,

@@ -100,7 +100,7 @@ TEST_CASE("payments we did not create are recorded against metadata.campaign or 
   }
 }
 
-TEST_CASE("the whole story: success, partial refund, full refund; late events never move back") {
+TEST_CASE("the whole story: success, partial refund, full refund, late events never move back") {
   for (Backend backend : test_backends()) {
     SECTION(backend_name(backend)) {
       ServiceFixture fx(backend);
@@ -146,7 +146,7 @@ TEST_CASE("over HTTP, a refund webhook that arrives before the success still end
   }
 }
 
-TEST_CASE("disputes: opened, then won returns to succeeded; lost is final") {
+TEST_CASE("disputes: opened, then won returns to succeeded, lost is final") {
   ServiceFixture fx(Backend::sqlite);
   fx.create_campaign("flood-relief-2026", "CHF");
   CHECK(outcome(post_signed(fx, read_fixture("payment_intent.succeeded.json"))) == "applied");
