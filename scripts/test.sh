@@ -21,6 +21,7 @@ for kind in "${kinds[@]}"; do
   registered=$(ctest --test-dir "$dir" -N | sed -n 's/^Total Tests: //p')
   [ "$cases" = "$registered" ] || { echo "ctest registered $registered tests for $cases test cases" >&2; exit 1; }
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp" \
     ctest --test-dir "$dir" --output-on-failure -j 2 --timeout 300
 done
 # libFuzzer smoke run (docs/fuzzing.md) with the sanitizer builds: 5 targets x 15 s, plus a

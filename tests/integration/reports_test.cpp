@@ -61,9 +61,10 @@ struct SeedDonation {
 void seed_campaign(ServiceFixture& fx, const std::string& slug, const std::string& currency) {
   REQUIRE(fx.service().database().transaction([&](soci::session& sql) {
     const long long goal = 100000000, t = at("2026-01-01");
+    const std::string title = "Title of " + slug;  // SOCI binds by reference: no temporaries
     sql << "INSERT INTO campaigns (slug, title, category, currency, goal_amount, starts_at, created_at, updated_at) "
            "VALUES (:s, :title, 'humanitarian', :c, :g, :t1, :t2, :t3)",
-        soci::use(slug), soci::use("Title of " + slug), soci::use(currency), soci::use(goal), soci::use(t),
+        soci::use(slug), soci::use(title), soci::use(currency), soci::use(goal), soci::use(t),
         soci::use(t), soci::use(t);
     return Status::Ok();
   }).ok());
