@@ -17,7 +17,8 @@ for kind in "${kinds[@]}"; do
   dir=build; [ "$kind" = asan ] && dir=build-asan
   echo "== test: $kind"
   # Every Catch2 test case must be its own CTest test (a name with ';' or '[' would merge them).
-  cases=$("$dir/donatio_tests" --list-test-names-only | grep -c .)
+  # Catch2 v2 exits with the number of listed tests, so its status is not an error here.
+  cases=$({ "$dir/donatio_tests" --list-test-names-only || true; } | grep -c .)
   registered=$(ctest --test-dir "$dir" -N | sed -n 's/^Total Tests: //p')
   [ "$cases" = "$registered" ] || { echo "ctest registered $registered tests for $cases test cases" >&2; exit 1; }
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
