@@ -13,24 +13,10 @@
 #include "donatio/config.hpp"
 #include "donatio/payment_gateway.hpp"
 #include "donatio/status.hpp"
+#include "src/donations/donation_request.hpp"
 #include "src/store/database.hpp"
 
 namespace donatio::donations {
-
-struct DonationRequest {
-  std::string campaign;
-  std::int64_t amount = 0;  // the intended gift, minor units
-  std::string currency;     // upper case
-  std::string donor_email;
-  std::string donor_name;
-  bool cover_fees = false;
-};
-
-// Strict parse of the POST /v1/donations body: types, unknown fields, e-mail syntax, lengths.
-// Business rules (campaign open, currency, limits) are checked by create_donation. Pure.
-Result<DonationRequest> parse_donation_request(const std::string& body);
-
-bool is_plausible_email(const std::string& email);
 
 // The Stripe Idempotency-Key for the payment intent of a donation.
 std::string payment_intent_idempotency_key(const std::string& donation_id);

@@ -10,8 +10,14 @@ namespace {
 using store::i64;
 using store::str;
 
-constexpr const char* kColumns =
-    "id, kind, payload, status, attempts, next_attempt_at, locked_until, last_error, created_at, updated_at";
+// "SELECT <every column> FROM outbox" followed by `rest`.
+std::string select_outbox(const std::string& rest) {
+  std::string query =
+      "SELECT id, kind, payload, status, attempts, next_attempt_at, locked_until, last_error, created_at, updated_at"
+      " FROM outbox";
+  query += rest;
+  return query;
+}
 
 OutboxItem item_from(const soci::row& r) {
   OutboxItem it;
@@ -59,9 +65,8 @@ Result<std::vector<OutboxItem>> OutboxStore::claim_due(const std::vector<std::st
   Status s = db_.transaction([&](soci::session& sql) {
     claimed.clear();
     const long long at = now, until = now + lease_s, n = limit;
-    std::string query = std::string("SELECT ") + kColumns +
-                        " FROM outbox WHERE status = 'pending' AND kind IN (" + in +
-                        ") AND next_attempt_at <= :now AND locked_until <= :now2 ORDER BY id LIMIT :n";
+    std::string query = select_outbox(" WHERE status = 'pending' AND kind IN (" + in +
+                                      ") AND next_attempt_at <= :now AND locked_until <= :now2 ORDER BY id LIMIT :n");
     if (pg) query += " FOR UPDATE SKIP LOCKED";
     {
       soci::rowset<soci::row> rows = (sql.prepare << query, soci::use(at), soci::use(at), soci::use(n));
@@ -155,7 +160,7 @@ Result<std::vector<OutboxItem>> OutboxStore::list(const std::string& status, int
   std::vector<OutboxItem> items;
   Status s = db_.read([&](soci::session& sql) {
     const long long n = limit;
-    std::string query = std::string("SELECT ") + kColumns + " FROM outbox";
+    std::string query = select_outbox("");
     if (!status.empty()) query += " WHERE status = :s";
     query += " ORDER BY id DESC LIMIT :n";
     if (status.empty()) {
@@ -176,7 +181,7 @@ Result<OutboxItem> OutboxStore::get(std::int64_t id) {
   Status s = db_.read([&](soci::session& sql) {
     const long long key = id;
     soci::rowset<soci::row> rows =
-        (sql.prepare << std::string("SELECT ") + kColumns + " FROM outbox WHERE id = :id", soci::use(key));
+        (sql.prepare << select_outbox(" WHERE id = :id"), soci::use(key));
     for (const auto& r : rows) item = item_from(r);
     return Status::Ok();
   });
