@@ -25,7 +25,8 @@ struct ServerConfig {
   std::int64_t max_body_bytes = 65536;
   int threads = 32;                  // worker threads = connections served at once
   int keep_alive_max_count = 100;
-  int read_timeout_ms = 5000;
+  int read_timeout_ms = 5000;      // one read of a request
+  int request_timeout_ms = 30000;  // a whole request (TLS handshake, headers, body), however it trickles
   int write_timeout_ms = 5000;
   int shutdown_grace_ms = 10000;     // in-flight requests get this long after SIGTERM
   int max_header_count = 64;

@@ -192,7 +192,7 @@ Result<Config> parse_config(const std::string& toml_text, const std::string& bas
   Reader r(root);
   r.check_known({
       {"server", {"listen", "tls", "tls_cert", "tls_key", "allowed_origins", "max_body_bytes", "threads",
-                  "keep_alive_max_count", "read_timeout_ms", "write_timeout_ms", "shutdown_grace_ms",
+                  "keep_alive_max_count", "read_timeout_ms", "request_timeout_ms", "write_timeout_ms", "shutdown_grace_ms",
                   "max_header_count", "log_json", "log_level", "public_rate_per_minute",
                   "public_rate_burst", "admin_auth_failures_per_minute", "receipt_link_base"}},
       {"database", {"url", "pool_size", "synchronous_commit"}},
@@ -216,6 +216,7 @@ Result<Config> parse_config(const std::string& toml_text, const std::string& bas
   r.integer("server", "threads", s.threads, 2, 1024);
   r.integer("server", "keep_alive_max_count", s.keep_alive_max_count, 1, 100000);
   r.integer("server", "read_timeout_ms", s.read_timeout_ms, 100, 600000);
+  r.integer("server", "request_timeout_ms", s.request_timeout_ms, 100, 600000);
   r.integer("server", "write_timeout_ms", s.write_timeout_ms, 100, 600000);
   r.integer("server", "shutdown_grace_ms", s.shutdown_grace_ms, 0, 600000);
   r.integer("server", "max_header_count", s.max_header_count, 8, 1000);

@@ -40,7 +40,6 @@ std::optional<Principal> require_role(ServiceContext& ctx, const httplib::Reques
                            std::string("this action needs the ") + role + " role"));
     return std::nullopt;
   }
-  res.set_header("Cache-Control", "no-store");
   return Principal{token->name, token->role};
 }
 

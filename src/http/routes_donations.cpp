@@ -55,7 +55,6 @@ std::optional<std::pair<std::int64_t, std::string>> parse_cursor(const std::stri
 
 void register_donation_routes(HttpServer& server, ServiceContext& ctx) {
   server.post("/v1/donations", "/v1/donations", [&ctx](const httplib::Request& req, httplib::Response& res) {
-    res.set_header("Cache-Control", "no-store");
     int retry_after = 1;
     if (!ctx.public_posts.try_acquire(req.remote_addr, ctx.clock.now_unix_ms(), &retry_after)) {
       res.set_header("Retry-After", std::to_string(retry_after));

@@ -83,7 +83,6 @@ void register_report_routes(HttpServer& server, ServiceContext& ctx) {
     // (no final chunk), which a client sees as an incomplete transfer, never as a complete file.
     auto stream = std::make_shared<ExportStream>(ctx.db, q->first);
     res.set_header("Content-Disposition", attachment_name("donations", q->first));
-    res.set_header("Cache-Control", "no-store");
     res.set_chunked_content_provider(kCsvType, [stream](std::size_t, httplib::DataSink& sink) {
       stream->buffer.clear();
       if (!stream->header_sent) {

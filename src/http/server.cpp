@@ -2,10 +2,8 @@
 
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
-#include <sys/socket.h>
 
 #include <fstream>
-#include <thread>
 
 #include "src/http/errors.hpp"
 #include "src/http/request_context.hpp"
@@ -53,6 +51,7 @@ HttpServer::HttpServer(const ServerConfig& config, Metrics& metrics) : config_(c
 HttpServer::~HttpServer() { stop(); }
 
 Status HttpServer::init() {
+  SSL_CTX* tls = nullptr;
   if (config_.tls) {
     if (!readable(config_.tls_cert)) {
       return Status::InvalidArgument("server.tls_cert", "server.tls_cert: cannot read " + config_.tls_cert, "invalid_config");
@@ -60,47 +59,43 @@ Status HttpServer::init() {
     if (!readable(config_.tls_key)) {
       return Status::InvalidArgument("server.tls_key", "server.tls_key: cannot read " + config_.tls_key, "invalid_config");
     }
-    std::string problem;
-    auto server = std::make_unique<httplib::SSLServer>([&](SSL_CTX& ctx) {
-      SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
-      SSL_CTX_set_options(&ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-      SSL_CTX_set_cipher_list(&ctx, "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL:!MD5:!RC4:!3DES:!SHA1");
-      if (SSL_CTX_use_certificate_chain_file(&ctx, config_.tls_cert.c_str()) != 1) {
-        problem = "server.tls_cert: not a PEM certificate: " + config_.tls_cert;
-        return false;
-      }
-      if (SSL_CTX_use_PrivateKey_file(&ctx, config_.tls_key.c_str(), SSL_FILETYPE_PEM) != 1) {
-        problem = "server.tls_key: not a PEM private key: " + config_.tls_key;
-        return false;
-      }
-      if (SSL_CTX_check_private_key(&ctx) != 1) {
-        problem = "server.tls_key: does not match server.tls_cert";
-        return false;
-      }
-      return true;
-    });
-    if (!server->is_valid()) {
-      return Status::InvalidArgument("server.tls_cert", problem.empty() ? "server.tls_cert: TLS setup failed" : problem,
+    tls_.reset(SSL_CTX_new(TLS_server_method()));
+    tls = tls_.get();
+    if (tls == nullptr) return Status::Internal("TLS setup failed");
+    SSL_CTX_set_min_proto_version(tls, TLS1_2_VERSION);
+    SSL_CTX_set_options(tls, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    // TLS 1.2: forward secrecy and AEAD only (TLS 1.3's suites are all of that kind).
+    SSL_CTX_set_cipher_list(tls, "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL:!MD5:!RC4:!3DES:!SHA1");
+    if (SSL_CTX_use_certificate_chain_file(tls, config_.tls_cert.c_str()) != 1) {
+      return Status::InvalidArgument("server.tls_cert", "server.tls_cert: not a PEM certificate: " + config_.tls_cert,
                                      "invalid_config");
     }
-    server_ = std::move(server);
-  } else {
-    server_ = std::make_unique<httplib::Server>();
+    if (SSL_CTX_use_PrivateKey_file(tls, config_.tls_key.c_str(), SSL_FILETYPE_PEM) != 1) {
+      return Status::InvalidArgument("server.tls_key", "server.tls_key: not a PEM private key: " + config_.tls_key,
+                                     "invalid_config");
+    }
+    if (SSL_CTX_check_private_key(tls) != 1) {
+      return Status::InvalidArgument("server.tls_key", "server.tls_key: does not match server.tls_cert", "invalid_config");
+    }
   }
-  const int threads = config_.threads;
-  server_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
-  server_->set_tcp_nodelay(true);
-  server_->set_keep_alive_max_count(static_cast<std::size_t>(config_.keep_alive_max_count));
-  server_->set_keep_alive_timeout(5);
-  server_->set_read_timeout(config_.read_timeout_ms / 1000, (config_.read_timeout_ms % 1000) * 1000);
-  server_->set_write_timeout(config_.write_timeout_ms / 1000, (config_.write_timeout_ms % 1000) * 1000);
-  server_->set_payload_max_length(static_cast<std::size_t>(config_.max_body_bytes));
-  int* fd = &listen_fd_;
-  server_->set_socket_options([fd](socket_t s) {
-    int yes = 1;
-    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-    *fd = s;
+  ConnectionLimits limits;
+  limits.read_timeout = std::chrono::milliseconds(config_.read_timeout_ms);
+  limits.write_timeout = std::chrono::milliseconds(config_.write_timeout_ms);
+  limits.request_timeout = std::chrono::milliseconds(config_.request_timeout_ms);
+  limits.keep_alive_max_count = config_.keep_alive_max_count;
+  // The body limit answers 413 itself (httplib checks Content-Length); this bounds everything
+  // else a client could stream at us: header lines, chunked bodies.
+  limits.max_request_bytes = static_cast<std::size_t>(config_.max_body_bytes) + 64 * 1024 +
+                             static_cast<std::size_t>(config_.max_header_count) * 8192;
+  limits.threads = config_.threads;
+  Metrics& metrics = metrics_;
+  metrics.describe("donatio_http_slow_clients_total", "counter",
+                   "Connections closed because a request did not arrive within server.request_timeout_ms");
+  server_ = std::make_unique<ConnectionServer>(limits, tls, [&metrics] {
+    metrics.increment("donatio_http_slow_clients_total");
+    spdlog::warn("a client was cut off: its request did not arrive within server.request_timeout_ms");
   });
+  server_->set_payload_max_length(static_cast<std::size_t>(config_.max_body_bytes));
   install_hooks();
   return Status::Ok();
 }
@@ -118,6 +113,10 @@ void HttpServer::install_hooks() {
     res.set_header("X-Content-Type-Options", "nosniff");
     res.set_header("Referrer-Policy", "no-referrer");
     if (config.tls) res.set_header("Strict-Transport-Security", "max-age=63072000; includeSubDomains");
+    // Only the public campaign pages and the health check may be cached; everything else carries
+    // donor data, tokens' results or client secrets, errors included.
+    const bool cacheable = req.path.rfind("/v1/campaigns", 0) == 0 || req.path == "/healthz";
+    if (!cacheable) res.set_header("Cache-Control", "no-store");
     if (static_cast<int>(req.headers.size()) > config.max_header_count) {
       scope.route = "rejected";
       send_error(res, Status(StatusCode::invalid_argument, "too_many_headers", "too many request headers"));
@@ -222,36 +221,14 @@ void HttpServer::del(const std::string& pattern, const std::string& route, Handl
   server_->Delete(pattern, wrap(route, std::move(handler), false));
 }
 
-Result<int> HttpServer::bind() {
-  int port = config_.port;
-  if (port == 0) {
-    port = server_->bind_to_any_port(config_.host);
-    if (port <= 0) return Status::InvalidArgument("server.listen", "server.listen: cannot bind " + config_.host, "invalid_config");
-  } else if (!server_->bind_to_port(config_.host, port)) {
-    return Status::InvalidArgument("server.listen", "server.listen: cannot bind " + config_.listen + " (in use or not permitted)",
-                                   "invalid_config");
-  }
-  // cpp-httplib 0.11 listens with a backlog of 5; connections beyond it get SYN retries.
-  if (listen_fd_ >= 0) ::listen(listen_fd_, 1024);
-  return port;
-}
+Result<int> HttpServer::bind() { return server_->bind_and_listen(config_.host, config_.port); }
 
-void HttpServer::run() {
-  run_entered_ = true;
-  if (stopping_) return;
-  server_->listen_after_bind();
-}
+void HttpServer::run() { server_->run(); }
 
 void HttpServer::stop() {
-  if (!server_ || stopping_.exchange(true)) return;
-  // httplib ignores a stop() that comes before its accept loop runs: if run() has been
-  // entered, wait (bounded) until the loop is up, then stop it.
-  for (int i = 0; i < 500 && run_entered_ && !server_->is_running(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  server_->stop();
+  if (server_) server_->stop();
 }
 
-bool HttpServer::is_running() const { return server_ && server_->is_running(); }
+bool HttpServer::is_running() const { return server_ && server_->running(); }
 
 }  // namespace donatio::http

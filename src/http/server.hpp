@@ -1,6 +1,6 @@
 // HttpServer: cpp-httplib set up the way a payments service needs it — TLS 1.2+ (or plain HTTP
 // behind a proxy), TCP_NODELAY, a sized worker pool, a real listen backlog, body and header
-// limits, read/write timeouts, X-Request-Id on every answer, security headers, CORS for the
+// limits, read/write timeouts and a whole-request deadline (ConnectionServer), X-Request-Id on every answer, security headers, CORS for the
 // configured origins, an access log and request metrics, JSON errors for everything httplib
 // rejects itself, and a graceful stop. Routes are registered before `bind()`.
 // Thread-safety: register routes from one thread; `stop()` may be called from any thread.
@@ -15,6 +15,7 @@
 
 #include "donatio/config.hpp"
 #include "donatio/status.hpp"
+#include "src/http/connection_server.hpp"
 #include "src/http/metrics.hpp"
 
 namespace donatio::http {
@@ -49,10 +50,11 @@ class HttpServer {
 
   const ServerConfig& config_;
   Metrics& metrics_;
-  std::unique_ptr<httplib::Server> server_;
-  int listen_fd_ = -1;
-  std::atomic<bool> stopping_{false};
-  std::atomic<bool> run_entered_{false};
+  struct FreeSslCtx {
+    void operator()(SSL_CTX* ctx) const { SSL_CTX_free(ctx); }
+  };
+  std::unique_ptr<SSL_CTX, FreeSslCtx> tls_;  // outlives server_ (declared first)
+  std::unique_ptr<ConnectionServer> server_;
 };
 
 // True when the request's Origin is one of `allowed` (exact match).

@@ -73,14 +73,18 @@ TestDatabase::~TestDatabase() {
   }
 }
 
-ServiceFixture::ServiceFixture(Backend backend, FixtureOptions options)
-    : db_(backend), clock_(1798761600000 /* 2027-01-01T00:00:00Z */) {
+void init_test_logging() {
   static const bool logging = [] {
     const char* level = std::getenv("DONATIO_TEST_LOG_LEVEL");
     http::init_logging(level ? level : "warn", false);
     return true;
   }();
   (void)logging;
+}
+
+ServiceFixture::ServiceFixture(Backend backend, FixtureOptions options)
+    : db_(backend), clock_(1798761600000 /* 2027-01-01T00:00:00Z */) {
+  init_test_logging();
   if (!options.use_fake_clock) clock_.set_unix(SystemClock().now_unix());
   auto parsed = parse_config(R"(
 [server]

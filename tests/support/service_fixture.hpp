@@ -26,6 +26,10 @@ const char* backend_name(Backend backend);
 // The backends every integration test runs on.
 std::vector<Backend> test_backends();
 
+// Installs the service's logger once per test process, at DONATIO_TEST_LOG_LEVEL (default warn).
+// Every fixture calls it; a test that adds a sink to the default logger calls it first.
+void init_test_logging();
+
 class FakeClock final : public Clock {
  public:
   explicit FakeClock(std::int64_t now_ms) : now_ms_(now_ms) {}
