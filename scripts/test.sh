@@ -11,22 +11,30 @@ read -r -a kinds <<<"${kinds[*]}"
 scripts/install-deps.sh
 export DONATIO_TEST_PG_URL="$(scripts/start-postgres.sh | tail -n 1)"
 unset DONATIO_TEST_SKIP_PG
+# Each phase prints its elapsed time (CI has a 20-minute goal).
+phase() { echo "== $1 (t=${SECONDS}s)"; }
 for kind in "${kinds[@]}"; do
-  echo "== build: $kind"
+  phase "build: $kind"
   scripts/build.sh "$kind"
   dir=build; [ "$kind" = asan ] && dir=build-asan
-  echo "== test: $kind"
+  phase "test: $kind"
   # Every Catch2 test case must be its own CTest test (a name with ';' or '[' would merge them).
   # Catch2 v2 exits with the number of listed tests, so its status is not an error here.
   cases=$({ "$dir/donatio_tests" --list-test-names-only || true; } | grep -c .)
   registered=$(ctest --test-dir "$dir" -N | sed -n 's/^Total Tests: //p')
   [ "$cases" = "$registered" ] || { echo "ctest registered $registered tests for $cases test cases" >&2; exit 1; }
+  # The service logs at info level during the plain run; afterwards every line of every test's
+  # output is searched for secrets (scripts/check-logs.sh).
+  level=warn; [ "$kind" = plain ] && level=info
+  DONATIO_TEST_LOG_LEVEL=$level \
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp" \
     ctest --test-dir "$dir" --output-on-failure -j 2 --timeout 300
+  if [ "$kind" = plain ]; then scripts/check-logs.sh "$dir/Testing/Temporary/LastTest.log"; fi
 done
 # libFuzzer smoke run (docs/fuzzing.md) with the sanitizer builds: 5 targets x 15 s, plus a
 # clang build of donatio_lib in build-fuzz/ (about 6 min cold on 2 cores, incremental after).
 case " ${kinds[*]} " in
-  *" asan "*) echo "== fuzz"; scripts/fuzz.sh 15 ;;
+  *" asan "*) phase "fuzz"; scripts/fuzz.sh 15 ;;
 esac
+phase "done"
