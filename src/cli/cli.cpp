@@ -43,6 +43,8 @@ Commands:
   receipts   resend NUMBER                 re-send a receipt e-mail
   webhook    replay FILE                   sign a Stripe event fixture and post it
   events     sync|retry                    catch up with Stripe's Events API / re-apply failed events
+  refund     ID [--amount N]               refund a donation through Stripe
+  privacy    export|erase|purge            donor data export and erasure, retention purge
 
 Every command accepts --help. Exit codes: 0 ok, 1 failed, 2 usage or configuration error.
 )";
@@ -80,6 +82,26 @@ Result<std::unique_ptr<store::Database>> open_database(const Config& config) {
   return db;
 }
 
+std::optional<CommandEnv> open_command_env(const Args& args, int& exit_code) {
+  auto config = load_config_from(args);
+  if (!config.ok()) {
+    exit_code = fail(config.status());
+    return std::nullopt;
+  }
+  http::init_logging("warn", false);
+  auto db = open_database(*config);
+  if (!db.ok()) {
+    exit_code = fail(db.status());
+    return std::nullopt;
+  }
+  return CommandEnv{std::move(*config), std::move(*db)};
+}
+
+std::string cli_actor() {
+  const char* user = std::getenv("USER");
+  return std::string("cli:") + (user ? user : "unknown");
+}
+
 namespace {
 
 int cmd_serve(const Args& args) {
@@ -113,11 +135,6 @@ int cmd_migrate(const Args& args) {
   auto version = (*db)->schema_version();
   std::printf("schema at version %d\n", version.ok() ? *version : 0);
   return 0;
-}
-
-std::string cli_actor() {
-  const char* user = std::getenv("USER");
-  return std::string("cli:") + (user ? user : "unknown");
 }
 
 int cmd_token(const Args& args) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "donatio/config.hpp"
@@ -16,6 +17,15 @@ Result<Config> load_config_from(const Args& args);
 int fail(const Status& status);
 // Opens and migrates the configured database.
 Result<std::unique_ptr<store::Database>> open_database(const Config& config);
+// The start of every command that works on the database: --config, warnings-only logging,
+// the migrated database. On failure prints the problem, sets `exit_code` and returns nullopt.
+struct CommandEnv {
+  Config config;
+  std::unique_ptr<store::Database> db;
+};
+std::optional<CommandEnv> open_command_env(const Args& args, int& exit_code);
+// "cli:<login>", the actor of CLI actions in the audit log.
+std::string cli_actor();
 // Blocks SIGTERM/SIGINT in the calling thread (and every thread it starts later); call it
 // first thing in commands that serve, before any thread exists.
 void block_stop_signals();

@@ -10,6 +10,8 @@ int cmd_report(const Args& args);     // src/cli/report_commands.cpp
 int cmd_reconcile(const Args& args);  // src/cli/report_commands.cpp
 
 int run_receipt_commands(const Args& args);  // receipt_commands.cpp
+int cmd_refund(const Args& args);            // trust_commands.cpp
+int cmd_privacy(const Args& args);           // trust_commands.cpp
 
 int run_more_commands(const std::string& command, const Args& args) {
   if (command == "webhook") return cmd_webhook(args);
@@ -18,6 +20,8 @@ int run_more_commands(const std::string& command, const Args& args) {
   if (command == "report") return cmd_report(args);
   if (command == "reconcile") return cmd_reconcile(args);
   if (command == "receipts") return run_receipt_commands(args);
+  if (command == "refund") return cmd_refund(args);
+  if (command == "privacy") return cmd_privacy(args);
   return -1;
 }
 

@@ -41,9 +41,8 @@ std::string file_safe(const std::string& email) {
 int resend(const Args& args, store::Database& db, const Config& config) {
   const auto& words = args.positional();
   if (words.size() != 3) return usage("receipts resend needs exactly one receipt NUMBER");
-  const char* user = std::getenv("USER");
   receipts::ReceiptService service(db, config.organization);
-  auto id = service.enqueue_resend(words[2], std::string("cli:") + (user ? user : "unknown"), "",
+  auto id = service.enqueue_resend(words[2], cli_actor(), "",
                                    SystemClock().now_unix());
   if (!id.ok()) return fail(id.status());
   std::printf("queued a duplicate of %s as outbox row %lld\n", words[2].c_str(), static_cast<long long>(*id));
@@ -103,12 +102,10 @@ int run_receipt_commands(const Args& args) {
   if (auto bad = args.unknown_option({"config", "year", "donor", "out"}); !bad.empty()) {
     return usage("unknown option --" + bad);
   }
-  auto config = load_config_from(args);
-  if (!config.ok()) return fail(config.status());
-  http::init_logging("warn", false);
-  auto db = open_database(*config);
-  if (!db.ok()) return fail(db.status());
-  return sub == "resend" ? resend(args, **db, *config) : annual(args, **db, *config);
+  int code = 0;
+  auto env = open_command_env(args, code);
+  if (!env) return code;
+  return sub == "resend" ? resend(args, *env->db, env->config) : annual(args, *env->db, env->config);
 }
 
 }  // namespace donatio::cli

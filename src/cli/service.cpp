@@ -52,6 +52,7 @@ Result<int> Service::start() {
   http::register_webhook_routes(*server_, *context_);
   http::register_report_routes(*server_, *context_);
   http::register_receipt_routes(*server_, *context_);
+  http::register_privacy_routes(*server_, *context_);
   if (gateway != nullptr) {
     webhooks::SweepOptions sweep;
     sweep.overlap_s = config_.stripe.sweep_overlap_s;

@@ -7,8 +7,51 @@
 #include "src/http/request_context.hpp"
 #include "src/store/audit_log.hpp"
 #include "src/store/row.hpp"
+#include "src/store/token_store.hpp"
 
 namespace donatio::donations {
+
+namespace {
+
+// A refund row younger than this with no answer from Stripe may still be in flight on another
+// thread or instance (a Stripe call with its retries takes far less); a replay then waits.
+constexpr std::int64_t kInFlightS = 120;
+
+// What a client key stands for: the same donation, amount and reason.
+std::string request_hash(const RefundRequest& r) {
+  return store::hash_token(nlohmann::json{{"donation_id", r.donation_id},
+                                          {"amount", r.amount ? nlohmann::json(*r.amount) : nlohmann::json(nullptr)},
+                                          {"reason", r.reason}}
+                               .dump());
+}
+
+// The refund already made under `request.client_key`, if any.
+Result<std::optional<RefundRecord>> find_by_client_key(soci::session& sql, const RefundRequest& request,
+                                                       const std::string& hash) {
+  soci::rowset<soci::row> rows =
+      (sql.prepare << "SELECT id, donation_id, amount, currency, status, stripe_refund_id, reason, request_hash, created_at "
+                      "FROM refunds WHERE client_key = :k",
+       soci::use(request.client_key));
+  for (const auto& r : rows) {
+    if (store::str(r, 7) != hash) {
+      return Status::Conflict("this Idempotency-Key was used for a different refund request", "idempotency_key_reused");
+    }
+    RefundRecord found;
+    found.id = store::str(r, 0);
+    found.donation_id = store::str(r, 1);
+    found.amount = store::i64(r, 2);
+    found.currency = store::str(r, 3);
+    found.status = store::str(r, 4);
+    found.stripe_refund_id = store::str(r, 5);
+    found.reason = store::str(r, 6);
+    found.created_at = store::i64(r, 8);
+    found.replayed = true;
+    return std::optional<RefundRecord>(found);
+  }
+  return std::optional<RefundRecord>();
+}
+
+}  // namespace
 
 std::string refund_idempotency_key(const std::string& refund_id) { return "donatio-refund-" + refund_id; }
 
@@ -22,7 +65,18 @@ Result<RefundRecord> refund_donation(store::Database& db, PaymentGateway* gatewa
   RefundRecord refund;
   std::string payment_intent;
   const std::int64_t now = clock.now_unix();
+  const std::string hash = request.client_key.empty() ? std::string() : request_hash(request);
   Status reserved = db.transaction([&](soci::session& sql) {
+    if (!request.client_key.empty()) {
+      auto earlier = find_by_client_key(sql, request, hash);
+      if (!earlier.ok()) return earlier.status();
+      if (earlier->has_value()) {
+        refund = **earlier;
+        sql << "SELECT payment_intent_id FROM donations WHERE id = :id", soci::use(refund.donation_id),
+            soci::into(payment_intent);
+        return Status::Ok();
+      }
+    }
     std::string query = "SELECT status, amount, currency, payment_intent_id, amount_refunded FROM donations WHERE id = :id";
     if (db.is_postgres()) query += " FOR UPDATE";
     soci::rowset<soci::row> rows = (sql.prepare << query, soci::use(request.donation_id));
@@ -62,16 +116,34 @@ Result<RefundRecord> refund_donation(store::Database& db, PaymentGateway* gatewa
     refund.reason = request.reason;
     refund.created_at = now;
     const long long amt = refund.amount, at = now;
-    sql << "INSERT INTO refunds (id, donation_id, amount, currency, reason, status, requested_by, created_at, updated_at) "
-           "VALUES (:id, :d, :a, :c, :r, 'pending', :by, :ca, :ua)",
+    std::string key = request.client_key, key_hash = hash;
+    soci::indicator key_ind = key.empty() ? soci::i_null : soci::i_ok, hash_ind = key_ind;
+    sql << "INSERT INTO refunds (id, donation_id, amount, currency, reason, status, requested_by, created_at, updated_at, "
+           "client_key, request_hash) VALUES (:id, :d, :a, :c, :r, 'pending', :by, :ca, :ua, :k, :h)",
         soci::use(refund.id), soci::use(refund.donation_id), soci::use(amt), soci::use(refund.currency),
-        soci::use(refund.reason), soci::use(request.actor), soci::use(at), soci::use(at);
+        soci::use(refund.reason), soci::use(request.actor), soci::use(at), soci::use(at),
+        soci::use(key, key_ind), soci::use(key_hash, hash_ind);
     const std::string details = nlohmann::json{{"refund_id", refund.id}, {"amount", refund.amount},
                                                {"currency", refund.currency}, {"reason", refund.reason}}.dump();
     store::append_audit(sql, {request.actor, "donation.refund_requested", request.donation_id, details, request.request_id}, now);
     return Status::Ok();
   });
-  if (!reserved.ok()) return reserved;
+  if (!reserved.ok()) {
+    // Two requests with one key at once: the other one holds the key until Stripe answered it.
+    if (reserved.code() == StatusCode::conflict && reserved.error_code() != "idempotency_key_reused" &&
+        !request.client_key.empty()) {
+      return Status::Conflict("a refund with this Idempotency-Key is being processed; retry shortly",
+                              "idempotency_key_in_use");
+    }
+    return reserved;
+  }
+  // A replay: a refund Stripe answered (or that is final) is returned as it is; one whose outcome
+  // is unknown is asked again with the same Stripe Idempotency-Key, unless it may still be in
+  // flight elsewhere.
+  if (refund.replayed && (refund.status != "pending" || !refund.stripe_refund_id.empty())) return refund;
+  if (refund.replayed && now - refund.created_at < kInFlightS) {
+    return Status::Conflict("a refund with this Idempotency-Key is being processed; retry shortly", "idempotency_key_in_use");
+  }
 
   CreateRefund create;
   create.payment_intent = payment_intent;

@@ -22,6 +22,10 @@ struct RefundRequest {
   std::string reason;                  // "", duplicate, fraudulent, requested_by_customer
   std::string actor;                   // token name, for the audit log
   std::string request_id;
+  // The client's Idempotency-Key ("" = none): the same key and request return the same refund
+  // (and retry Stripe with the same key while its outcome is unknown); the same key with a
+  // different request is a conflict.
+  std::string client_key;
 };
 
 struct RefundRecord {
@@ -33,6 +37,7 @@ struct RefundRecord {
   std::string stripe_refund_id;
   std::string reason;
   std::int64_t created_at = 0;
+  bool replayed = false;  // answered from an earlier request with the same client key
 };
 
 std::string refund_idempotency_key(const std::string& refund_id);

@@ -68,5 +68,6 @@ void register_donation_routes(class HttpServer& server, ServiceContext& ctx);
 void register_webhook_routes(class HttpServer& server, ServiceContext& ctx);
 void register_report_routes(class HttpServer& server, ServiceContext& ctx);
 void register_receipt_routes(class HttpServer& server, ServiceContext& ctx);
+void register_privacy_routes(class HttpServer& server, ServiceContext& ctx);
 
 }  // namespace donatio::http

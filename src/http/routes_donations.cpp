@@ -7,36 +7,13 @@
 #include "src/http/json_body.hpp"
 #include "src/http/request_context.hpp"
 #include "src/http/context.hpp"
+#include "src/http/donation_json.hpp"
 #include "src/http/errors.hpp"
 #include "src/http/server.hpp"
 #include "src/store/donation_store.hpp"
 
 namespace donatio::http {
 namespace {
-
-nlohmann::json donation_json(const store::DonationRecord& d) {
-  auto opt = [](const std::optional<std::int64_t>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
-  auto str_or_null = [](const std::string& s) { return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s); };
-  return {{"id", d.id},
-          {"campaign", d.campaign_slug ? nlohmann::json(*d.campaign_slug) : nlohmann::json(nullptr)},
-          {"status", d.status},
-          {"amount", d.amount},
-          {"gift_amount", d.gift_amount},
-          {"currency", d.currency},
-          {"cover_fees", d.cover_fees},
-          {"donor", {{"email", d.donor_email}, {"name", d.donor_name}}},
-          {"source", d.source},
-          {"payment_intent", str_or_null(d.payment_intent_id)},
-          {"charge", str_or_null(d.charge_id)},
-          {"amount_refunded", d.amount_refunded},
-          {"fee", opt(d.fee)},
-          {"net", opt(d.net)},
-          {"settlement_currency", str_or_null(d.settlement_currency)},
-          {"exchange_rate", str_or_null(d.exchange_rate)},
-          {"receipt_number", str_or_null(d.receipt_number)},
-          {"created_at", format_iso8601(d.created_at)},
-          {"updated_at", format_iso8601(d.updated_at)}};
-}
 
 // Cursor: "<created_at>.<id>" — opaque to clients, validated here.
 std::optional<std::pair<std::int64_t, std::string>> parse_cursor(const std::string& text) {
@@ -119,6 +96,10 @@ void register_donation_routes(HttpServer& server, ServiceContext& ctx) {
     request.donation_id = req.matches[1];
     request.actor = who->token_name;
     request.request_id = current_request().request_id;
+    request.client_key = req.get_header_value("Idempotency-Key");
+    if (request.client_key.size() > 255) {
+      return send_error(res, Status::InvalidArgument("Idempotency-Key", "Idempotency-Key is longer than 255 characters"));
+    }
     if (Status s = f.only({"amount", "reason"}); !s.ok()) return send_error(res, s);
     if (f.has("amount")) {
       std::int64_t amount = 0;
@@ -128,6 +109,7 @@ void register_donation_routes(HttpServer& server, ServiceContext& ctx) {
     if (Status s = f.string("reason", request.reason, false, 64); !s.ok()) return send_error(res, s);
     auto refund = donations::refund_donation(ctx.db, ctx.gateway, ctx.clock, request);
     if (!refund.ok()) return send_error(res, refund.status());
+    if (refund->replayed) res.set_header("Idempotent-Replayed", "true");
     send_json(res, 201, nlohmann::json{{"id", refund->id},
                                        {"donation_id", refund->donation_id},
                                        {"amount", refund->amount},

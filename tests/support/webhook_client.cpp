@@ -87,4 +87,11 @@ std::string query_string(ServiceFixture& fx, const std::string& sql_text) {
   return ind == soci::i_ok ? value : std::string("<null>");
 }
 
+void exec_sql(ServiceFixture& fx, const std::vector<std::string>& statements) {
+  REQUIRE(fx.service().database().transaction([&](soci::session& sql) {
+    for (const auto& s : statements) sql << s;
+    return Status::Ok();
+  }).ok());
+}
+
 }  // namespace donatio::testing

@@ -6,6 +6,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "support/service_fixture.hpp"
 
@@ -31,5 +32,7 @@ httplib::Result post_signed(ServiceFixture& fx, const std::string& body, std::in
 // SELECT COUNT(*) … through the service's database.
 long long count_rows(ServiceFixture& fx, const std::string& sql_text);
 std::string query_string(ServiceFixture& fx, const std::string& sql_text);
+// Runs statements in one transaction through the service's database (test set-up only).
+void exec_sql(ServiceFixture& fx, const std::vector<std::string>& statements);
 
 }  // namespace donatio::testing
