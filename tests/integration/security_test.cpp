@@ -292,3 +292,29 @@ TEST_CASE("no secret reaches a log line through a donation's whole life, at trac
   CHECK(text.find(client_secret) == std::string::npos);
   CHECK(text.find("_secret_") == std::string::npos);
 }
+
+TEST_CASE("failed admin token checks are rate-limited per client, a good token included, until the window passes",
+          "[security]") {
+  for (Backend backend : test_backends()) {
+    SECTION(backend_name(backend)) {
+      ServiceFixture fx(backend, {.configure = [](donatio::Config& c) { c.server.admin_auth_failures_per_minute = 3; }});
+      const auto admin = fx.token("admin");
+      auto cli = fx.client();
+      // A good token does not use up the allowance.
+      for (int i = 0; i < 5; ++i) CHECK(cli.Get("/v1/admin/donations", bearer(admin))->status == 200);
+      for (int i = 0; i < 3; ++i) CHECK(cli.Get("/v1/admin/donations", bearer("dnt_" + std::string(64, 'a')))->status == 401);
+      auto blocked = cli.Get("/v1/admin/donations", bearer("dnt_" + std::string(64, 'b')));
+      REQUIRE(blocked);
+      CHECK(blocked->status == 429);
+      CHECK(!blocked->get_header_value("Retry-After").empty());
+      CHECK(json::parse(blocked->body)["error"]["code"] == "too_many_failed_logins");
+      // Guessing stops working for this client, even with the right token, until the window passes.
+      CHECK(cli.Get("/v1/admin/donations", bearer(admin))->status == 429);
+      fx.clock().advance_seconds(61);
+      CHECK(cli.Get("/v1/admin/donations", bearer(admin))->status == 200);
+      auto metrics = cli.Get("/metrics");
+      REQUIRE(metrics);
+      CHECK(metrics->body.find("donatio_admin_auth_failures_total 3") != std::string::npos);
+    }
+  }
+}
