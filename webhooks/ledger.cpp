@@ -7,6 +7,7 @@
 #include "donatio/donation.hpp"
 #include "donatio/receipt.hpp"
 #include "src/http/request_context.hpp"
+#include "src/store/daily_totals.hpp"
 #include "src/store/row.hpp"
 
 namespace donatio::webhooks {
@@ -27,10 +28,31 @@ struct DonationRow {
   std::int64_t amount_refunded = 0;
   std::string receipt_number;
   std::int64_t created_at = 0;
+  std::int64_t disputed_amount = 0;
+  std::optional<std::int64_t> fee;
+  std::optional<std::int64_t> net;
+  std::optional<std::string> settlement_currency;
 };
 
 constexpr const char* kRowColumns =
-    "id, campaign_id, status, amount, currency, charge_id, payment_intent_id, amount_refunded, receipt_number, created_at";
+    "id, campaign_id, status, amount, currency, charge_id, payment_intent_id, amount_refunded, receipt_number, "
+    "created_at, disputed_amount, fee, net, settlement_currency";
+
+// What the finance summary reads of the donation (donation_daily_totals moves with it).
+store::SummaryInputs summary_inputs(const DonationRow& d) {
+  store::SummaryInputs in;
+  in.campaign_id = d.campaign_id;
+  in.currency = d.currency;
+  in.status = donation_status_name(d.status);
+  in.created_at = d.created_at;
+  in.amount = d.amount;
+  in.amount_refunded = d.amount_refunded;
+  in.disputed_amount = d.disputed_amount;
+  in.fee = d.fee;
+  in.net = d.net;
+  in.settlement_currency = d.settlement_currency;
+  return in;
+}
 
 std::optional<DonationRow> find_by(soci::session& sql, const LedgerSettings& s, const char* column,
                                    const std::string& value) {
@@ -50,6 +72,10 @@ std::optional<DonationRow> find_by(soci::session& sql, const LedgerSettings& s, 
     d.amount_refunded = i64(r, 7);
     d.receipt_number = str(r, 8);
     d.created_at = i64(r, 9);
+    d.disputed_amount = i64(r, 10);
+    d.fee = store::opt_i64(r, 11);
+    d.net = store::opt_i64(r, 12);
+    if (!is_null(r, 13)) d.settlement_currency = str(r, 13);
     return d;
   }
   return std::nullopt;
@@ -95,6 +121,7 @@ DonationRow record_external(soci::session& sql, const std::string& payment_inten
       soci::use(d.id), soci::use(campaign_id, campaign_ind), soci::use(amt), soci::use(amt), soci::use(currency),
       soci::use(email), soci::use(payment_intent, pi_ind), soci::use(charge, ch_ind), soci::use(created_at),
       soci::use(at);
+  store::apply_totals_change(sql, std::nullopt, summary_inputs(d));  // pending: adds nothing yet
   add_history(sql, d.id, nullptr, "pending", event_id,
               campaign_slug.empty() ? "payment not created by donatio; unattributed"
                                     : (d.campaign_id ? "payment not created by donatio; campaign from metadata"
@@ -218,6 +245,7 @@ ApplyOutcome apply_to_ledger(soci::session& sql, const LedgerSettings& s, const 
     return {ApplyKind::ignored, d->id, "nothing new in this event", ""};
   }
   ApplyOutcome outcome{ApplyKind::applied, d->id, "", ""};
+  const store::SummaryInputs totals_before = summary_inputs(*d);
   const std::string new_charge = charge_new ? charge_id : d->charge_id;
 
   if (decision.issues_receipt) {
@@ -246,6 +274,12 @@ ApplyOutcome apply_to_ledger(soci::session& sql, const LedgerSettings& s, const 
       soci::use(d->receipt_number, receipt_ind), soci::use(at), soci::use(succeeded_flag), soci::use(at),
       soci::use(d->id);
   add_history(sql, d->id, donation_status_name(before), donation_status_name(after), ev.id, ev.type, now);
+
+  // The finance summary's daily totals move with the donation, in the same transaction.
+  store::SummaryInputs totals_after = totals_before;
+  totals_after.status = status_name;
+  totals_after.amount_refunded = refunded_after;
+  store::apply_totals_change(sql, totals_before, totals_after);
 
   // Campaign totals move with the donation, in the same transaction.
   if (d->campaign_id) {

@@ -3,7 +3,8 @@
 // (payments we did not create are recorded too), the state transition decided by
 // decide_transition, its history row, the campaign totals, receipt numbers (gapless, per
 // prefix and calendar year, from a locked counter row — never a sequence), void/amended
-// receipts after refunds, and outbox rows for e-mail and fee lookups. Everything or nothing.
+// receipts after refunds, the finance summary's daily totals (src/store/daily_totals.hpp), and
+// outbox rows for e-mail and fee lookups. Everything or nothing.
 // Thread-safety: stateless; the session is the caller's.
 #pragma once
 

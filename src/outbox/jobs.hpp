@@ -2,7 +2,8 @@
 // send it with a Message-ID stable per outbox row so a retry after an ambiguous failure can be
 // de-duplicated by the receiver) and 'balance_transaction' (fetch the charge's balance
 // transaction from the gateway and store fee, net, settlement currency and exchange rate on
-// the donation). Both run on a worker thread, never inside a request.
+// the donation, moving the summary's daily totals in the same transaction). Both run on a
+// worker thread, never inside a request.
 // Thread-safety: the returned jobs hold references to thread-safe objects only.
 #pragma once
 

@@ -3,20 +3,19 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 
 #include "donatio/clock.hpp"
 #include "src/reports/csv.hpp"
+#include "src/store/daily_totals.hpp"
 #include "src/store/row.hpp"
 
 namespace donatio::reports {
 
-const char* const kMoneyMovedSqlList = "'succeeded','partially_refunded','refunded','disputed','lost'";
+const char* const kMoneyMovedSqlList = store::kMoneyMovedSqlList;
 
-bool money_moved(const std::string& status) {
-  return status == "succeeded" || status == "partially_refunded" || status == "refunded" || status == "disputed" ||
-         status == "lost";
-}
+bool money_moved(const std::string& status) { return store::money_moved(status); }
 
 namespace {
 
@@ -44,50 +43,95 @@ void amounts_csv(std::vector<std::string>& cells, const SummaryAmounts& a, const
   cells.push_back(csv_number(std::to_string(a.fees_excluded)));
 }
 
-}  // namespace
+// A summary row being assembled: keyed by (campaign_key, currency) as the GROUP BY over donations
+// is (by campaign_id, which determines slug and title).
+struct Group {
+  std::optional<std::string> campaign;
+  std::string campaign_title;
+  SummaryAmounts amounts;
+};
+using Groups = std::map<std::pair<std::int64_t, std::string>, Group>;
 
-Result<Summary> load_summary(store::Database& db, const ReportPeriod& period) {
-  Summary summary;
-  summary.period = period;
-  // One pass over the covering index donations_summary (created_at, status, campaign_id, …);
-  // the GROUP BY sorts it into campaigns × currencies groups. Fees/net only where they are in
-  // the donation's currency.
-  const std::string query = std::string(
-      "SELECT c.slug, c.title, d.currency, COUNT(*), SUM(d.amount), "
-      "SUM(CASE WHEN d.fee IS NOT NULL AND (d.settlement_currency IS NULL OR d.settlement_currency = d.currency) "
-      "THEN d.fee ELSE 0 END), "
-      "SUM(CASE WHEN d.net IS NOT NULL AND (d.settlement_currency IS NULL OR d.settlement_currency = d.currency) "
-      "THEN d.net ELSE 0 END), "
-      "SUM(d.amount_refunded), SUM(d.disputed_amount), "
-      "SUM(CASE WHEN d.fee IS NULL OR d.net IS NULL OR (d.settlement_currency IS NOT NULL AND "
-      "d.settlement_currency <> d.currency) THEN 1 ELSE 0 END) "
-      "FROM donations d ") +
+// Columns: campaign_key, slug, title, currency, then the seven sums of kSummarySumsSql.
+void add_rows(soci::rowset<soci::row>& rows, Groups& groups) {
+  for (const auto& r : rows) {
+    Group& g = groups[{store::i64(r, 0), store::str(r, 3)}];
+    if (!store::is_null(r, 1)) g.campaign = store::str(r, 1);
+    g.campaign_title = store::str(r, 2);
+    SummaryAmounts a;
+    a.count = store::i64(r, 4);
+    a.gross = store::i64(r, 5);
+    a.fees = store::i64(r, 6);
+    a.net = store::i64(r, 7);
+    a.refunded = store::i64(r, 8);
+    a.disputed = store::i64(r, 9);
+    a.fees_excluded = store::i64(r, 10);
+    add_to(g.amounts, a);
+  }
+}
+
+// Donations created in [from, to): one pass over the covering index donations_summary
+// (created_at, status, campaign_id, …), grouped into campaigns × currencies. Fees/net only where
+// they are in the donation's currency.
+void add_from_donations(soci::session& sql, store::Dialect dialect, std::int64_t from, std::int64_t to,
+                        Groups& groups) {
+  if (from >= to) return;
+  const std::string query =
+      std::string("SELECT COALESCE(d.campaign_id, 0), c.slug, c.title, d.currency, ") + store::kSummarySumsSql +
+      " FROM donations d " +
       // SQLite's planner prefers donations_campaign_created (it saves the GROUP BY sort) and
-      // then reads 1M rows in random order; the covering index is 3-4x faster (bench/README-reports.md).
-      (db.dialect() == store::Dialect::sqlite ? "INDEXED BY donations_summary " : "") +
+      // then reads the rows in random order; the covering index is 3-4x faster (bench/README.md).
+      (dialect == store::Dialect::sqlite ? "INDEXED BY donations_summary " : "") +
       "LEFT JOIN campaigns c ON c.id = d.campaign_id "
       "WHERE d.created_at >= :from AND d.created_at < :to AND d.status IN (" +
-      kMoneyMovedSqlList + ") GROUP BY d.campaign_id, c.slug, c.title, d.currency";
-  Status s = db.read([&](soci::session& sql) {
-    const long long from = period.from, to = period.to;
-    soci::rowset<soci::row> rows = (sql.prepare << query, soci::use(from), soci::use(to));
-    for (const auto& r : rows) {
-      SummaryRow row;
-      if (!store::is_null(r, 0)) row.campaign = store::str(r, 0);
-      row.campaign_title = store::str(r, 1);
-      row.currency = store::str(r, 2);
-      row.amounts.count = store::i64(r, 3);
-      row.amounts.gross = store::i64(r, 4);
-      row.amounts.fees = store::i64(r, 5);
-      row.amounts.net = store::i64(r, 6);
-      row.amounts.refunded = store::i64(r, 7);
-      row.amounts.disputed = store::i64(r, 8);
-      row.amounts.fees_excluded = store::i64(r, 9);
-      summary.rows.push_back(std::move(row));
+      store::kMoneyMovedSqlList + ") GROUP BY d.campaign_id, c.slug, c.title, d.currency";
+  const long long from_at = from, to_at = to;
+  soci::rowset<soci::row> rows = (sql.prepare << query, soci::use(from_at), soci::use(to_at));
+  add_rows(rows, groups);
+}
+
+// Whole UTC days [first_day, end_day) from donation_daily_totals: summed per campaign and
+// currency first, then joined with the campaigns (a few thousand rows at most).
+void add_from_daily_totals(soci::session& sql, std::int64_t first_day, std::int64_t end_day, Groups& groups) {
+  if (first_day >= end_day) return;
+  const long long first = first_day, end = end_day;
+  soci::rowset<soci::row> rows =
+      (sql.prepare << "SELECT t.campaign_key, c.slug, c.title, t.currency, t.n, t.gross, t.fees, t.net, t.refunded, "
+                      "t.disputed, t.fees_excluded FROM (SELECT campaign_key, currency, SUM(donation_count) AS n, "
+                      "SUM(gross) AS gross, SUM(fees) AS fees, SUM(net) AS net, SUM(refunded) AS refunded, "
+                      "SUM(disputed) AS disputed, SUM(fees_excluded) AS fees_excluded FROM donation_daily_totals "
+                      "WHERE day >= :first AND day < :end GROUP BY campaign_key, currency) t "
+                      "LEFT JOIN campaigns c ON c.id = t.campaign_key",
+       soci::use(first), soci::use(end));
+  add_rows(rows, groups);
+}
+
+// Runs `work` in one read-only transaction so every statement sees the same snapshot
+// (PostgreSQL: REPEATABLE READ; SQLite: a deferred transaction never takes the write lock).
+Status read_in_one_snapshot(store::Database& db, const std::function<void(soci::session&)>& work) {
+  return db.read([&](soci::session& sql) {
+    sql << (db.is_postgres() ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN");
+    try {
+      work(sql);
+    } catch (...) {
+      try {
+        sql << "ROLLBACK";
+      } catch (...) {
+      }
+      throw;
     }
+    sql << "COMMIT";
     return Status::Ok();
   });
-  if (!s.ok()) return s;
+}
+
+Summary summary_of(const ReportPeriod& period, Groups& groups) {
+  Summary summary;
+  summary.period = period;
+  for (auto& [key, g] : groups) {
+    if (g.amounts.count == 0) continue;  // a daily-totals row whose donations all stopped counting
+    summary.rows.push_back({std::move(g.campaign), std::move(g.campaign_title), key.second, g.amounts});
+  }
   std::sort(summary.rows.begin(), summary.rows.end(), [](const SummaryRow& a, const SummaryRow& b) {
     if (a.campaign.has_value() != b.campaign.has_value()) return a.campaign.has_value();  // unattributed last
     if (a.campaign != b.campaign) return a.campaign < b.campaign;
@@ -97,6 +141,62 @@ Result<Summary> load_summary(store::Database& db, const ReportPeriod& period) {
   for (const auto& row : summary.rows) add_to(totals[row.currency], row.amounts);
   for (auto& [currency, amounts] : totals) summary.totals.push_back({currency, amounts});
   return summary;
+}
+
+}  // namespace
+
+Result<Summary> load_summary(store::Database& db, const ReportPeriod& period) {
+  // Whole UTC days come from donation_daily_totals; the partial days at either edge (when from
+  // or to is not at midnight) from donations, over at most a day each.
+  const std::int64_t first_day = store::utc_day_start(period.from) == period.from
+                                     ? period.from
+                                     : store::utc_day_start(period.from) + store::kSecondsPerDay;
+  const std::int64_t end_day = store::utc_day_start(period.to);
+  Groups groups;
+  Status s = read_in_one_snapshot(db, [&](soci::session& sql) {
+    if (first_day < end_day) {
+      add_from_donations(sql, db.dialect(), period.from, first_day, groups);
+      add_from_daily_totals(sql, first_day, end_day, groups);
+      add_from_donations(sql, db.dialect(), end_day, period.to, groups);
+    } else {
+      add_from_donations(sql, db.dialect(), period.from, period.to, groups);
+    }
+  });
+  if (!s.ok()) return s;
+  return summary_of(period, groups);
+}
+
+Result<Summary> load_summary_from_donations(store::Database& db, const ReportPeriod& period) {
+  Groups groups;
+  Status s = read_in_one_snapshot(
+      db, [&](soci::session& sql) { add_from_donations(sql, db.dialect(), period.from, period.to, groups); });
+  if (!s.ok()) return s;
+  return summary_of(period, groups);
+}
+
+std::vector<std::string> summary_differences(const Summary& expected, const Summary& actual) {
+  auto describe = [](const std::vector<SummaryRow>& rows) {
+    std::map<std::pair<std::string, std::string>, std::string> out;
+    for (const auto& r : rows) {
+      const auto& a = r.amounts;
+      out[{r.campaign.value_or(kUnattributed), r.currency}] =
+          "count " + std::to_string(a.count) + ", gross " + std::to_string(a.gross) + ", fees " +
+          std::to_string(a.fees) + ", net " + std::to_string(a.net) + ", refunded " + std::to_string(a.refunded) +
+          ", disputed " + std::to_string(a.disputed) + ", fees_excluded " + std::to_string(a.fees_excluded);
+    }
+    return out;
+  };
+  const auto want = describe(expected.rows), got = describe(actual.rows);
+  std::vector<std::string> diffs;
+  for (const auto& [key, text] : want) {
+    auto it = got.find(key);
+    const std::string other = it == got.end() ? "no row" : it->second;
+    if (other != text) diffs.push_back(key.first + " " + key.second + ": expected " + text + "; got " + other);
+  }
+  for (const auto& [key, text] : got) {
+    if (!want.count(key)) diffs.push_back(key.first + " " + key.second + ": expected no row; got " + text);
+  }
+  return diffs;
 }
 
 std::string summary_json(const Summary& summary) {

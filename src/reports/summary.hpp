@@ -5,7 +5,10 @@
 // sums those of donations that settled in the row's own currency; donations whose fee is not
 // known yet or that settled in another currency are counted in `fees_excluded` instead.
 // Unattributed donations (campaign_id NULL) form their own row (campaign null / "(unattributed)").
-// Thread-safety: load_summary leases its own session; the formatters are pure.
+// Whole UTC days are read from donation_daily_totals (src/store/daily_totals.hpp), the partial
+// days at the edges of the period from donations; the result is the same as one GROUP BY over
+// donations (load_summary_from_donations), which the tests and `--verify` hold it to.
+// Thread-safety: the loaders lease their own session; the formatters are pure.
 #pragma once
 
 #include <cstdint>
@@ -54,7 +57,13 @@ struct Summary {
   std::vector<SummaryTotal> totals;  // one per currency, ordered by currency
 };
 
+// Reads in one snapshot (PostgreSQL REPEATABLE READ; SQLite one read transaction).
 Result<Summary> load_summary(store::Database& db, const ReportPeriod& period);
+// The same summary from one GROUP BY over donations (the covering index donations_summary):
+// seconds on a million donations. For verification (`donatio report summary --verify`, tests).
+Result<Summary> load_summary_from_donations(store::Database& db, const ReportPeriod& period);
+// One line per (campaign, currency) row that differs between two summaries; empty when equal.
+std::vector<std::string> summary_differences(const Summary& expected, const Summary& actual);
 
 // JSON: amounts in integer minor units.
 std::string summary_json(const Summary& summary);

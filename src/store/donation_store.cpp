@@ -36,6 +36,7 @@ DonationRecord donation_from_row(const soci::row& r) {
 
 Status DonationStore::insert_pending(const NewDonation& n, const std::string& idempotency_key,
                                      const std::string& request_hash, std::int64_t now, std::int64_t key_ttl_s) {
+  // A pending donation adds nothing to donation_daily_totals (src/store/daily_totals.hpp).
   return db_.transaction([&](soci::session& sql) {
     const long long amount = n.amount, gift = n.gift_amount, at = now, expires = now + key_ttl_s;
     const int cover = n.cover_fees ? 1 : 0;
@@ -67,6 +68,7 @@ Status DonationStore::attach_payment_intent(const std::string& donation_id, cons
 }
 
 Status DonationStore::mark_rejected(const std::string& donation_id, const std::string& reason, std::int64_t now) {
+  // pending → failed: neither counts in the finance summary, so donation_daily_totals stays.
   return db_.transaction([&](soci::session& sql) {
     const long long at = now;
     soci::statement st = (sql.prepare << "UPDATE donations SET status = 'failed', updated_at = :u "

@@ -1,8 +1,8 @@
 // Finance reports over real HTTP against SQLite and PostgreSQL: summary (JSON/CSV), the streamed
 // donation export, reconciliation against the Stripe emulator, the CLI, and the pure matching.
 //
-// The ledger is seeded with SQL straight into the donations/refunds tables; once the webhook
-// path exists, seeding through signed events would exercise the real write path as well.
+// The ledger is seeded with SQL straight into the donations/refunds tables (and the summary's
+// daily totals); tests/integration/daily_totals_test.cpp builds one through the webhook path.
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -22,6 +22,8 @@
 #include "src/reports/donation_export.hpp"
 #include "src/reports/reconciliation.hpp"
 #include "src/reports/reconciliation_source.hpp"
+#include "src/reports/summary.hpp"
+#include "src/store/daily_totals.hpp"
 #include "src/store/row.hpp"
 #include "src/stripe/emulator.hpp"
 #include "src/stripe/stripe_client.hpp"
@@ -102,6 +104,19 @@ void seed(ServiceFixture& fx, const SeedDonation& d) {
         soci::use(charge, charge_ind), soci::use(refunded), soci::use(disputed), soci::use(fee, fee_ind),
         soci::use(net, net_ind), soci::use(settlement, settlement_ind), soci::use(receipt, receipt_ind),
         soci::use(created), soci::use(created), soci::use(succeeded, succeeded_ind);
+    // Like every writer of donations, the seed moves the summary's daily totals with the row.
+    store::SummaryInputs inputs;
+    if (!d.campaign.empty()) inputs.campaign_id = campaign_id;
+    inputs.currency = d.currency;
+    inputs.status = d.status;
+    inputs.created_at = d.created_at;
+    inputs.amount = d.amount;
+    inputs.amount_refunded = d.refunded;
+    inputs.disputed_amount = d.disputed;
+    inputs.fee = d.fee;
+    inputs.net = d.net;
+    if (!settlement.empty()) inputs.settlement_currency = settlement;
+    store::apply_totals_change(sql, std::nullopt, inputs);
     return Status::Ok();
   });
   INFO(s.message());
@@ -253,6 +268,31 @@ TEST_CASE("summary CSV has major units per currency exponent and totals equal th
       }
       CHECK(from_rows == from_totals);
       CHECK(from_totals.size() == 5);
+    }
+  }
+}
+
+TEST_CASE("summary over whole and partial days equals one GROUP BY over the seeded donations") {
+  for (Backend backend : test_backends()) {
+    SECTION(backend_name(backend)) {
+      ServiceFixture fx(backend);
+      seed_ledger(fx);  // disputed amounts, a USD settlement, rows one second either side of the month
+      auto& db = fx.service().database();
+      const std::vector<std::int64_t> instants = {
+          at("2026-10-31T23:59:59Z"), at("2026-11-01"), at("2026-11-02"), at("2026-11-02T10:00:00Z"),
+          at("2026-11-02T10:02:00Z"), at("2026-11-02T12:00:00Z"), at("2026-11-03"), at("2026-11-03T10:00:00Z"),
+          at("2026-11-03T10:01:41Z"), at("2026-11-04"), at("2026-12-01"), at("2026-12-01T00:00:01Z")};
+      for (std::size_t i = 0; i < instants.size(); ++i) {
+        for (std::size_t j = i + 1; j < instants.size(); ++j) {
+          const reports::ReportPeriod period{instants[i], instants[j]};
+          auto fast = reports::load_summary(db, period);
+          auto direct = reports::load_summary_from_donations(db, period);
+          REQUIRE(fast.ok());
+          REQUIRE(direct.ok());
+          INFO(format_iso8601(period.from) << " .. " << format_iso8601(period.to));
+          CHECK(reports::summary_json(*fast) == reports::summary_json(*direct));
+        }
+      }
     }
   }
 }
