@@ -10,10 +10,13 @@
 //   slower (230 vs 2,400 req/s) and the bottleneck of both runs; Stripe's compression costs
 //   Stripe's CPU, not the 2 cores donatio shares with the fake here.
 //
-// Usage: bench_stripe_fake [PORT] [SECRET_KEY] [WORKERS]
+// Usage: bench_stripe_fake [PORT] [SECRET_KEY] [WORKERS] [DELAY_MS]
 //   PORT        0 (default): an ephemeral port
 //   SECRET_KEY  the only accepted Bearer key (default sk_test_bench)
 //   WORKERS     server worker threads (default 32)
+//   DELAY_MS    > 0: every POST /v1/payment_intents waits this long before it is processed
+//               (the emulator's hang_next; the wait holds no lock), to model Stripe's own
+//               latency; 0 (default): answer at once
 // Prints "PORT <n>" on stdout once it accepts connections. On SIGTERM or SIGINT it prints one
 // JSON line and exits 0:
 //   {"connections":C,"requests":R,"payment_intents":P,"distinct_idempotency_keys":K}
@@ -24,6 +27,7 @@
 // stderr.
 #include <signal.h>
 
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -45,6 +49,7 @@ int main(int argc, char** argv) {
   options.port = argc > 1 ? std::atoi(argv[1]) : 0;
   options.secret_key = argc > 2 ? argv[2] : "sk_test_bench";
   options.worker_threads = argc > 3 ? std::atoi(argv[3]) : 32;
+  const int delay_ms = argc > 4 ? std::atoi(argv[4]) : 0;
   options.deliver_webhooks = false;
   options.keep_alive_max_count = 1000000000;
   options.compress = false;
@@ -56,6 +61,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench_stripe_fake: %s\n", e.what());
     return 1;
   }
+  if (delay_ms > 0) emulator.hang_next(INT_MAX, delay_ms, "/v1/payment_intents");
   std::printf("PORT %d\n", port);
   std::fflush(stdout);
 

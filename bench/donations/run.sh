@@ -15,6 +15,8 @@
 #   SERVER_THREADS=32  donatio [server] threads (32 is the default)
 #   IDEMPOTENCY=1      0: POST /v1/donations without an Idempotency-Key header
 #   FAKE_WORKERS=32    the fake's worker threads
+#   FAKE_DELAY_MS=0    > 0: the fake waits this long before answering each payment intent (a
+#                      stand-in for Stripe's own latency); 0: it answers at once
 #   BUILD_DIR=build, DONATIO_BIN=..., FAKE_BIN=...   the binaries (DONATIO_BIN: e.g. an older build)
 #   PERF=1             perf record (cpu-clock, dwarf call graphs) donatio during its round-1 run;
 #                      the data lands in PERF_OUT (default /tmp/donatio-donations.perf.data)
@@ -32,6 +34,7 @@ POOL_SIZE=${POOL_SIZE:-8}
 SERVER_THREADS=${SERVER_THREADS:-32}
 IDEMPOTENCY=${IDEMPOTENCY:-1}
 FAKE_WORKERS=${FAKE_WORKERS:-32}
+FAKE_DELAY_MS=${FAKE_DELAY_MS:-0}
 BUILD_DIR=${BUILD_DIR:-build}
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
@@ -99,7 +102,7 @@ free_port() {
 # to check it, so every connection it counts comes from the client under test.
 start_fake() {  # $1 = run dir; sets FAKE_PORT
   local dir=$1
-  "$FAKE" 0 "$STRIPE_KEY" "$FAKE_WORKERS" >"$dir/fake.out" 2>"$dir/fake.err" &
+  "$FAKE" 0 "$STRIPE_KEY" "$FAKE_WORKERS" "$FAKE_DELAY_MS" >"$dir/fake.out" 2>"$dir/fake.err" &
   FAKE_PID=$!
   for _ in $(seq 1 100); do
     FAKE_PORT=$(awk '/^PORT / { print $2 }' "$dir/fake.out")
@@ -234,7 +237,7 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {if (NR%2)
 declare -A RPS P50 P90 P99 CONN CHECK
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "# donatio donation benchmark: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, load $LOAD_START, wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $ROUNDS rounds"
-echo "# $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?') $DONATIO; database.pool_size=$POOL_SIZE -> Stripe pool $STRIPE_POOL; server threads=$SERVER_THREADS; Idempotency-Key: $([[ $IDEMPOTENCY == 1 ]] && echo yes || echo no)"
+echo "# $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?') $DONATIO; database.pool_size=$POOL_SIZE -> Stripe pool $STRIPE_POOL; server threads=$SERVER_THREADS; fake delay ${FAKE_DELAY_MS} ms; Idempotency-Key: $([[ $IDEMPOTENCY == 1 ]] && echo yes || echo no)"
 printf "%-5s %-7s %8s %8s %8s %8s %7s %7s %6s %5s %6s %8s %8s %7s %7s %7s %s\n" \
   round what "req/s" "p50 ms" "p90 ms" "p99 ms" sent 2xx non2xx sock "conns" "fake req" intents "rows" "w/ pi" pending check
 for round in $(seq 1 "$ROUNDS"); do
