@@ -17,7 +17,13 @@
 #   PEER_SRC=/work/shared/peers/node-webhook-baseline   copied to NWB_DIR, `npm ci` once
 #   NWB_DIR=/tmp/nwb   reused when node_modules is present
 #   BUILD_DIR=build, DONATIO_BIN=...   the donatio binary (e.g. an older build for before/after)
-#   PERF=1             perf record (cpu-clock, dwarf call graphs) the donatio server during the 64-connection run of round 1
+#   RECEIPTS=off       off: [smtp] enabled = false, receipt e-mails stay queued in the outbox;
+#                      on: smtp.url points at bench/smtp_sink.py on loopback, so the outbox
+#                      worker renders receipt PDFs and sends the mails while the ingest runs;
+#                      both: an off run and an on run for each round and connection count
+#                      (interleaved: off, on, then the peer), and the on/off ratio
+#   PERF=1             perf record (cpu-clock, dwarf call graphs) the donatio server during the
+#                      round-1 run at the last CONNS (with RECEIPTS=both: the "on" run)
 #   KEEP_TMP=1         keep the temp dir (configs, databases, logs, raw wrk output)
 # Every run gets a fresh server process and a fresh database, so peak RSS (VmHWM) and row
 # counts are per run. Builds nothing; all servers listen on 127.0.0.1 only and are killed on
@@ -29,6 +35,11 @@ CONNS=${CONNS:-"16 64"}
 THREADS=${THREADS:-2}
 ROUNDS=${ROUNDS:-3}
 PEER=${PEER:-1}
+RECEIPTS=${RECEIPTS:-off}
+case "$RECEIPTS" in
+  off) MODES=(off) ;; on) MODES=(on) ;; both) MODES=(off on) ;;
+  *) echo "run.sh: RECEIPTS must be off, on or both" >&2; exit 2 ;;
+esac
 DONATIO_RATE=${DONATIO_RATE:-32000}
 PEER_RATE=${PEER_RATE:-8000}
 SERVER_THREADS=${SERVER_THREADS:-64}
@@ -47,6 +58,9 @@ DONATIO=$(realpath "$DONATIO")
 for tool in wrk python3 sqlite3 curl timeout; do
   command -v "$tool" >/dev/null || { echo "run.sh: $tool not installed" >&2; exit 2; }
 done
+# The interpreter itself, not a wrapper (a pyenv shim runs python as its child, and killing the
+# shim would leave the SMTP sink running).
+PYTHON=$(python3 -c 'import sys; print(sys.executable)')
 
 duration_s() {
   local d=$1
@@ -61,6 +75,7 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/donatio-whbench.XXXXXX")
 SHM=$(mktemp -d /dev/shm/donatio-whbench.XXXXXX 2>/dev/null || mktemp -d "$TMP/events.XXXXXX")
 SERVER_PID=""
 PERF_PID=""
+SINK_PID=""
 stop_server() {
   [[ -n "$SERVER_PID" ]] || return 0
   kill "$SERVER_PID" 2>/dev/null || true
@@ -76,8 +91,17 @@ stop_server() {
     cp "$TMP/perf.data" "${PERF_OUT:-/tmp/donatio-webhooks.perf.data}" && echo "# perf data: ${PERF_OUT:-/tmp/donatio-webhooks.perf.data}" >&2
   fi
 }
+stop_sink() {
+  [[ -n "$SINK_PID" ]] || return 0
+  kill "$SINK_PID" 2>/dev/null || true
+  for _ in $(seq 1 50); do kill -0 "$SINK_PID" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$SINK_PID" 2>/dev/null || true
+  wait "$SINK_PID" 2>/dev/null || true
+  SINK_PID=""
+}
 cleanup() {
   stop_server
+  stop_sink
   rm -rf "$SHM"
   if [[ "${KEEP_TMP:-0}" == 1 ]]; then echo "kept $TMP" >&2; else rm -rf "$TMP"; fi
 }
@@ -109,10 +133,39 @@ if [[ "$PEER" == 1 && ! -d "$NWB_DIR/node_modules/better-sqlite3" ]]; then
 fi
 
 # ---------------------------------------------------------------- servers
-start_donatio() {  # $1 = run dir
-  local dir=$1 port
+start_sink() {  # $1 = run dir; sets SINK_PORT
+  local dir=$1
+  "$PYTHON" "$REPO/bench/smtp_sink.py" 0 >"$dir/sink.out" 2>"$dir/sink.err" &
+  SINK_PID=$!
+  for _ in $(seq 1 100); do
+    SINK_PORT=$(awk '/^PORT / { print $2 }' "$dir/sink.out")
+    [[ -n "$SINK_PORT" ]] && return 0
+    kill -0 "$SINK_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "run.sh: the SMTP sink did not start" >&2; cat "$dir/sink.err" >&2
+  return 1
+}
+# Prints "messages mails_per_s" (rate between its first and last message). Call stop_sink first.
+sink_stats() {  # $1 = run dir
+  "$PYTHON" - "$1/sink.out" <<'PY'
+import json, sys
+line = [l for l in open(sys.argv[1]) if l.startswith("{")][-1]
+s = json.loads(line)
+span = (s["last_at"] - s["first_at"]) if s["messages"] > 1 else 0
+print(s["messages"], round(s["messages"] / span) if span > 0 else 0)
+PY
+}
+start_donatio() {  # $1 = run dir, $2 = "perf" or "", $3 = receipts mode (off|on)
+  local dir=$1 port smtp
   port=$(free_port)
   mkdir -p "$dir"
+  if [[ "${3:-off}" == on ]]; then
+    start_sink "$dir"
+    smtp=$(printf '[smtp]\nurl = "smtp://127.0.0.1:%s"\nfrom = "receipts@bench.example.org"\nenabled = true\n' "$SINK_PORT")
+  else
+    smtp=$(printf '[smtp]\nenabled = false\n')
+  fi
   cat >"$dir/donatio.toml" <<CONF
 [server]
 listen = "127.0.0.1:$port"
@@ -126,6 +179,8 @@ url = "sqlite:$dir/donatio.db"
 [stripe]
 webhook_secrets_env = "STRIPE_WEBHOOK_SECRETS"
 sweep_interval_s = 0
+
+$smtp
 
 [organization]
 name = "Bench Foundation"
@@ -161,24 +216,25 @@ start_peer() {  # $1 = run dir
 count_rows() {  # $1 = server, $2 = run dir -> "events donations"
   if [[ $1 == donatio ]]; then
     timeout 60 sqlite3 "$2/donatio.db" \
-      "SELECT (SELECT COUNT(*) FROM events) || ' ' || (SELECT COUNT(*) FROM donations WHERE status='succeeded') || ' ' || (SELECT COUNT(*) FROM receipts) || ' ' || (SELECT COUNT(*) FROM outbox);"
+      "SELECT (SELECT COUNT(*) FROM events) || ' ' || (SELECT COUNT(*) FROM donations WHERE status='succeeded') || ' ' || (SELECT COUNT(*) FROM receipts) || ' ' || (SELECT COUNT(*) FROM outbox) || ' ' || (SELECT COUNT(*) FROM outbox WHERE kind='receipt_email' AND status='done');"
   else
     timeout 60 sqlite3 "$2/peer.db" \
-      "SELECT (SELECT COUNT(*) FROM processed_events) || ' ' || (SELECT COUNT(*) FROM donations WHERE status='succeeded') || ' - -';"
+      "SELECT (SELECT COUNT(*) FROM processed_events) || ' ' || (SELECT COUNT(*) FROM donations WHERE status='succeeded') || ' - - -';"
   fi
 }
 vmhwm_mb() { awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo "?"; }
 
 # ---------------------------------------------------------------- one run
 # Prints: eps p50_ms p99_ms rss_mb sent 2xx non2xx sockerr exhausted events_rows donations_rows receipts outbox
+#         mails_done sink_messages sink_mails_per_s
 run_one() {
-  local server=$1 conns=$2 round=$3
-  local dir="$TMP/$server-c$conns-r$round" rate count tag out
+  local server=$1 conns=$2 round=$3 mode=${4:-off}
+  local dir="$TMP/$server-$mode-c$conns-r$round" rate count tag out
   local perf=""
-  [[ "${PERF:-0}" == 1 && $server == donatio && $round == 1 && $conns == "${CONNS##* }" ]] && perf=perf
-  if [[ $server == donatio ]]; then start_donatio "$dir" $perf; rate=$DONATIO_RATE; else start_peer "$dir"; rate=$PEER_RATE; fi
+  [[ "${PERF:-0}" == 1 && $server == donatio && $round == 1 && $conns == "${CONNS##* }" && $mode == "${MODES[-1]}" ]] && perf=perf
+  if [[ $server == donatio ]]; then start_donatio "$dir" "$perf" "$mode"; rate=$DONATIO_RATE; else start_peer "$dir"; rate=$PEER_RATE; fi
   count=$(( (rate * DUR_S + THREADS - 1) / THREADS ))
-  tag="${server:0:1}${conns}r${round}"
+  tag="${server:0:1}${mode:0:2}${conns}r${round}"
   # Generated right before the run: the signature timestamp must be within 300 s of the
   # server's clock while the run lasts. One generator process per wrk thread, in parallel.
   local gen_pids=() t
@@ -191,13 +247,14 @@ run_one() {
   out="$dir/wrk.txt"
   WH_EVENTS="$SHM/ev" timeout -k 5 "$WRK_TIMEOUT" wrk -t"$THREADS" -c"$conns" -d"$DURATION" --latency \
     -s "$HERE/webhooks.lua" "http://127.0.0.1:$PORT/webhooks/stripe" >"$out" 2>&1 || {
-      echo "run.sh: wrk failed ($server c$conns r$round):" >&2; cat "$out" >&2; stop_server; return 1; }
+      echo "run.sh: wrk failed ($server c$conns r$round):" >&2; cat "$out" >&2; stop_server; stop_sink; return 1; }
   rm -f "$SHM"/ev-*.req
   sleep 1  # requests in flight when wrk stopped are still committed; let them land
-  local rss rows
+  local rss rows mails="- -"
   rss=$(vmhwm_mb "$SERVER_PID")
   stop_server
-  rows=$(count_rows "$server" "$dir")
+  if [[ -n "$SINK_PID" ]]; then stop_sink; mails=$(sink_stats "$dir"); fi
+  rows="$(count_rows "$server" "$dir") $mails"
   awk -v rss="$rss" -v rows="$rows" '
     /^WH_SENT/ { sent=$2; answers=$4; ok=$6; bad=$8; sock=$10; exh=$12; rt=$14 }
     /^WH_P50_US/ { p50=$2; p99=$6 }
@@ -207,49 +264,71 @@ run_one() {
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.2f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 
-SERVERS=(donatio)
-[[ "$PEER" == 1 ]] && SERVERS+=(peer)
-declare -A EPS P50 P99 RSS CHECK
-echo "# donatio webhook ingest benchmark: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), wrk -t$THREADS -d$DURATION, $ROUNDS rounds, donatio threads=$SERVER_THREADS"
+# Runs: "donatio:off", "donatio:on" (RECEIPTS), then "peer:off" (receipts do not apply to it).
+RUNS=()
+for mode in "${MODES[@]}"; do RUNS+=("donatio:$mode"); done
+[[ "$PEER" == 1 ]] && RUNS+=("peer:off")
+label() {  # $1 = server, $2 = mode -> the name shown in the tables
+  if [[ $1 == donatio && "$RECEIPTS" != off ]]; then echo "donatio/receipts-$2"; else echo "$1"; fi
+}
+declare -A EPS P50 P99 RSS CHECK MAILS MRATE
+echo "# donatio webhook ingest benchmark: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), wrk -t$THREADS -d$DURATION, $ROUNDS rounds, donatio threads=$SERVER_THREADS, receipts=$RECEIPTS"
 echo "# $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?') $DONATIO"
-printf "%-5s %-7s %5s %9s %8s %8s %7s %8s %8s %6s %5s %4s %9s %9s %8s %8s %s\n" \
-  round server conns "events/s" "p50 ms" "p99 ms" "RSS MB" sent 2xx non2xx sock exh events donations receipts outbox rows==sent
+printf "%-5s %-20s %5s %9s %8s %8s %7s %8s %8s %6s %5s %4s %9s %9s %8s %8s %6s %6s %7s %s\n" \
+  round server conns "events/s" "p50 ms" "p99 ms" "RSS MB" sent 2xx non2xx sock exh events donations receipts outbox mailed sink "mail/s" rows==sent
 for round in $(seq 1 "$ROUNDS"); do
   for conns in $CONNS; do
-    for server in "${SERVERS[@]}"; do
-      result=$(run_one "$server" "$conns" "$round")
-      read -r eps p50 p99 rss sent ok bad sock exh ev don rec outb <<<"$result"
-      key="$server-$conns"
+    for run in "${RUNS[@]}"; do
+      server=${run%%:*}; mode=${run#*:}
+      # Called in this shell (not in $(...)) so that the cleanup trap knows the server PIDs.
+      run_one "$server" "$conns" "$round" "$mode" >"$TMP/result.txt"
+      read -r eps p50 p99 rss sent ok bad sock exh ev don rec outb mdone msink mrate <"$TMP/result.txt"
+      key="$server-$mode-$conns"
       EPS[$key]+="$eps "; P50[$key]+="$p50 "; P99[$key]+="$p99 "; RSS[$key]+="$rss "
+      MAILS[$key]+="$mdone "; MRATE[$key]+="$mrate "
       # Every event wrk wrote is unique; in-flight ones at the stop still commit, so the
       # stored events must equal `sent`, and at least the 2xx answers.
       ok_rows=$([[ "$ev" == "$sent" && "$don" == "$sent" && "$bad" == 0 && "$exh" == 0 ]] && echo yes || echo NO)
+      # With receipts on, every mail the worker marked done reached the sink (none lost).
+      [[ $mode == on && "$mdone" != "$msink" ]] && ok_rows=NO
       [[ "$ok_rows" == yes ]] || CHECK[$key]=NO
-      printf "%-5s %-7s %5s %9s %8s %8s %7s %8s %8s %6s %5s %4s %9s %9s %8s %8s %s\n" \
-        "$round" "$server" "$conns" "$eps" "$p50" "$p99" "$rss" "$sent" "$ok" "$bad" "$sock" "$exh" "$ev" "$don" "$rec" "$outb" "$ok_rows"
+      printf "%-5s %-20s %5s %9s %8s %8s %7s %8s %8s %6s %5s %4s %9s %9s %8s %8s %6s %6s %7s %s\n" \
+        "$round" "$(label "$server" "$mode")" "$conns" "$eps" "$p50" "$p99" "$rss" "$sent" "$ok" "$bad" "$sock" "$exh" "$ev" "$don" "$rec" "$outb" "$mdone" "$msink" "$mrate" "$ok_rows"
     done
   done
 done
 
+median() { tr ' ' '\n' | grep -v '^$' | grep -v '^-$' | sort -g | awk '{a[NR]=$1} END {if (NR == 0) print "-"; else if (NR%2) print a[(NR+1)/2]; else printf "%.2f\n", (a[NR/2]+a[NR/2+1])/2}'; }
+
 echo
-echo "| server | conns | events/s (median) | p50 ms | p99 ms | peak RSS MB | rows == sent (all runs) |"
-echo "|---|---|---|---|---|---|---|"
+echo "# load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "| server | conns | events/s (median) | p50 ms | p99 ms | peak RSS MB | receipt mails sent (median) | mails/s | rows == sent (all runs) |"
+echo "|---|---|---|---|---|---|---|---|---|"
 for conns in $CONNS; do
-  for server in "${SERVERS[@]}"; do
-    key="$server-$conns"
-    echo "| $server | $conns | $(echo "${EPS[$key]}" | median) | $(echo "${P50[$key]}" | median) | $(echo "${P99[$key]}" | median) | $(echo "${RSS[$key]}" | median) | ${CHECK[$key]:-yes} |"
+  for run in "${RUNS[@]}"; do
+    server=${run%%:*}; mode=${run#*:}; key="$server-$mode-$conns"
+    echo "| $(label "$server" "$mode") | $conns | $(echo "${EPS[$key]}" | median) | $(echo "${P50[$key]}" | median) | $(echo "${P99[$key]}" | median) | $(echo "${RSS[$key]}" | median) | $(echo "${MAILS[$key]}" | median) | $(echo "${MRATE[$key]}" | median) | ${CHECK[$key]:-yes} |"
   done
 done
-if [[ "$PEER" == 1 ]]; then
+if [[ "$RECEIPTS" == both ]]; then
   echo
   for conns in $CONNS; do
-    d=$(echo "${EPS[donatio-$conns]}" | median); p=$(echo "${EPS[peer-$conns]}" | median)
-    awk -v d="$d" -v p="$p" -v c="$conns" 'BEGIN { printf "ratio donatio/peer at %s connections: %.1fx\n", c, d / p }'
+    on=$(echo "${EPS[donatio-on-$conns]}" | median); off=$(echo "${EPS[donatio-off-$conns]}" | median)
+    awk -v on="$on" -v off="$off" -v c="$conns" 'BEGIN {
+      printf "receipts on/off at %s connections: %.2f (%s vs %s events/s) -> target >= 0.90: %s\n", c, on / off, on, off, (on >= 0.9 * off ? "met" : "NOT met") }'
+  done
+fi
+if [[ "$PEER" == 1 ]]; then
+  echo
+  m=${MODES[0]}
+  for conns in $CONNS; do
+    d=$(echo "${EPS[donatio-$m-$conns]}" | median); p=$(echo "${EPS[peer-off-$conns]}" | median)
+    awk -v d="$d" -v p="$p" -v c="$conns" -v m="$m" 'BEGIN { printf "ratio donatio (receipts %s)/peer at %s connections: %.1fx\n", m, c, d / p }'
   done
   c64=${CONNS##* }
-  d=$(echo "${EPS[donatio-$c64]}" | median); p=$(echo "${EPS[peer-$c64]}" | median)
-  p99=$(echo "${P99[donatio-$c64]}" | median); rss=$(echo "${RSS[donatio-$c64]}" | median)
-  awk -v d="$d" -v p="$p" -v p99="$p99" -v rss="$rss" -v rows="${CHECK[donatio-$c64]:-yes}" -v c="$c64" 'BEGIN {
+  d=$(echo "${EPS[donatio-$m-$c64]}" | median); p=$(echo "${EPS[peer-off-$c64]}" | median)
+  p99=$(echo "${P99[donatio-$m-$c64]}" | median); rss=$(echo "${RSS[donatio-$m-$c64]}" | median)
+  awk -v d="$d" -v p="$p" -v p99="$p99" -v rss="$rss" -v rows="${CHECK[donatio-$m-$c64]:-yes}" -v c="$c64" 'BEGIN {
     printf "targets at %s connections: >= 5x peer: %s (%.1fx); p99 < 20 ms: %s (%.2f); RSS < 64 MB: %s (%s); rows == sent: %s\n",
       c, (d >= 5 * p ? "met" : "NOT met"), d / p, (p99 < 20 ? "met" : "NOT met"), p99, (rss < 64 ? "met" : "NOT met"), rss, rows }'
 fi

@@ -244,7 +244,7 @@ int StripeEmulator::start() {
   const int workers = options_.worker_threads;
   server_->new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
   server_->set_tcp_nodelay(true);
-  server_->set_keep_alive_max_count(100);
+  server_->set_keep_alive_max_count(options_.keep_alive_max_count);
   server_->set_payload_max_length(1 << 20);
   // A bug in a handler answers like Stripe's own 500, never with a stack trace.
   server_->set_exception_handler(
@@ -579,9 +579,10 @@ void StripeEmulator::serve(const httplib::Request& req, httplib::Response& res,
   }
   res.set_header("Request-Id", request_id);
   res.set_header("Stripe-Version", options_.api_version);
-  auto answer = [&res](int status, const json& body) {
+  const char* content_type = options_.compress ? "application/json" : "application/json; charset=utf-8";
+  auto answer = [&res, content_type](int status, const json& body) {
     res.status = status;
-    res.set_content(body.dump(2), "application/json");
+    res.set_content(body.dump(2), content_type);
   };
 
   if (fault) {
@@ -600,7 +601,7 @@ void StripeEmulator::serve(const httplib::Request& req, httplib::Response& res,
         if (fault->should_retry) {
           res.set_header("Stripe-Should-Retry", *fault->should_retry ? "true" : "false");
         }
-        res.set_content(fault->body, "application/json");
+        res.set_content(fault->body, content_type);
         return;
       case Fault::Kind::close_after:
         break;
