@@ -10,8 +10,9 @@
 #   CONNECTIONS=16     wrk connections (-c), for both
 #   THREADS=2          wrk threads (-t)
 #   ROUNDS=3           rounds (medians are reported)
-#   POOL_SIZE=8        donatio [database] pool_size (8 is the default); the Stripe client's pool
-#                      of curl handles is max(2, pool_size) (src/cli/service.cpp)
+#   POOL_SIZE=8        donatio [database] pool_size (8 is the default)
+#   STRIPE_POOL=16     donatio [stripe] max_connections (16 is the default): the Stripe client's
+#                      pool of curl handles, i.e. the most connections the fake may see
 #   SERVER_THREADS=32  donatio [server] threads (32 is the default)
 #   IDEMPOTENCY=1      0: POST /v1/donations without an Idempotency-Key header
 #   FAKE_WORKERS=32    the fake's worker threads
@@ -40,7 +41,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 CAMPAIGN=bench-campaign
 STRIPE_KEY=sk_test_bench_$(date +%s)
-STRIPE_POOL=$(( POOL_SIZE > 2 ? POOL_SIZE : 2 ))
+STRIPE_POOL=${STRIPE_POOL:-16}
 
 DONATIO="${DONATIO_BIN:-$BUILD_DIR/donatio}"
 FAKE="${FAKE_BIN:-$BUILD_DIR/bench_stripe_fake}"
@@ -146,6 +147,7 @@ secret_key_env = "DONATIO_BENCH_STRIPE_KEY"
 webhook_secrets_env = "DONATIO_BENCH_WEBHOOK_SECRETS"
 sweep_interval_s = 0
 max_retries = 2
+max_connections = $STRIPE_POOL
 
 [smtp]
 enabled = false
@@ -237,7 +239,7 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {if (NR%2)
 declare -A RPS P50 P90 P99 CONN CHECK
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "# donatio donation benchmark: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, load $LOAD_START, wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $ROUNDS rounds"
-echo "# $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?') $DONATIO; database.pool_size=$POOL_SIZE -> Stripe pool $STRIPE_POOL; server threads=$SERVER_THREADS; fake delay ${FAKE_DELAY_MS} ms; Idempotency-Key: $([[ $IDEMPOTENCY == 1 ]] && echo yes || echo no)"
+echo "# $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?') $DONATIO; database.pool_size=$POOL_SIZE, stripe.max_connections=$STRIPE_POOL; server threads=$SERVER_THREADS; fake delay ${FAKE_DELAY_MS} ms; Idempotency-Key: $([[ $IDEMPOTENCY == 1 ]] && echo yes || echo no)"
 printf "%-5s %-7s %8s %8s %8s %8s %7s %7s %6s %5s %6s %8s %8s %7s %7s %7s %s\n" \
   round what "req/s" "p50 ms" "p90 ms" "p99 ms" sent 2xx non2xx sock "conns" "fake req" intents "rows" "w/ pi" pending check
 for round in $(seq 1 "$ROUNDS"); do

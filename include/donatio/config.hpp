@@ -53,6 +53,7 @@ struct StripeConfig {
   int timeout_ms = 10000;
   int connect_timeout_ms = 3000;
   int max_retries = 2;                      // after the first try; network errors, 429, 5xx
+  int max_connections = 16;                 // pooled connections to Stripe (one per call in flight)
   std::string ca_file;                      // extra CA bundle (tests, demo); "" = system store
   int fee_percent_bps = 290;                // 2.9 % = 290 basis points
   std::map<std::string, std::int64_t> fee_fixed_minor = {{"USD", 30}, {"EUR", 25}, {"CHF", 30}, {"GBP", 20}};

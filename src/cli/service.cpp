@@ -23,7 +23,6 @@ Result<int> Service::start() {
   if (gateway == nullptr && !secrets_.stripe_secret_key.empty()) {
     try {
       auto options = stripe::stripe_client_options(config_.stripe, secrets_.stripe_secret_key);
-      options.pool_size = std::max(2, config_.database.pool_size);
       owned_gateway_ = std::make_unique<stripe::StripeClient>(std::move(options));
       gateway = owned_gateway_.get();
     } catch (const std::invalid_argument& e) {

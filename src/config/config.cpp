@@ -197,7 +197,7 @@ Result<Config> parse_config(const std::string& toml_text, const std::string& bas
                   "public_rate_burst", "admin_auth_failures_per_minute", "receipt_link_base"}},
       {"database", {"url", "pool_size", "synchronous_commit"}},
       {"stripe", {"api_base", "api_version", "secret_key_env", "webhook_secrets_env", "webhook_tolerance_s",
-                  "timeout_ms", "connect_timeout_ms", "max_retries", "ca_file", "fee_percent_bps",
+                  "timeout_ms", "connect_timeout_ms", "max_retries", "max_connections", "ca_file", "fee_percent_bps",
                   "fee_fixed_minor", "max_amount_minor", "default_max_amount_minor", "sweep_interval_s",
                   "sweep_overlap_s", "pending_settle_after_s"}},
       {"organization", {"name", "address", "tax_id", "receipt_prefix", "receipt_footer", "receipt_secret_env"}},
@@ -240,6 +240,7 @@ Result<Config> parse_config(const std::string& toml_text, const std::string& bas
   r.integer("stripe", "webhook_tolerance_s", st.webhook_tolerance_s, 1, 86400);
   r.integer("stripe", "timeout_ms", st.timeout_ms, 100, 120000);
   r.integer("stripe", "connect_timeout_ms", st.connect_timeout_ms, 100, 120000);
+  r.integer("stripe", "max_connections", st.max_connections, 1, 1024);
   r.integer("stripe", "max_retries", st.max_retries, 0, 10);
   r.string("stripe", "ca_file", st.ca_file);
   r.integer("stripe", "fee_percent_bps", st.fee_percent_bps, 0, 9999);

@@ -263,6 +263,8 @@ Result<Purge> purge_expired(store::Database& db, int retention_years, const Acto
       sql << std::string("DELETE FROM ") + table + " WHERE donation_id IN " + kOld, soci::use(c);
     }
     sql << "DELETE FROM donations WHERE created_at < :c", soci::use(c);
+    // The cutoff is a midnight UTC, so whole days of the summary's totals go with their donations.
+    sql << "DELETE FROM donation_daily_totals WHERE day < :c", soci::use(c);
     sql << "DELETE FROM events WHERE created < :c", soci::use(c);
     sql << "DELETE FROM outbox WHERE created_at < :c", soci::use(c);
     const std::string details = nlohmann::json{{"cutoff", format_iso8601(p.cutoff)}, {"retention_years", retention_years},

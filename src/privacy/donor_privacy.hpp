@@ -59,7 +59,8 @@ struct Purge {
 std::int64_t retention_cutoff(int retention_years, std::int64_t now);
 
 // Deletes donations created before the cutoff with their receipts, refunds, history and
-// idempotency keys, and Stripe events and outbox rows older than it. With `dry_run` only
+// idempotency keys (and the summary's daily totals of those days), and Stripe events and
+// outbox rows older than it. With `dry_run` only
 // counts. Receipt counters are kept: a number is never issued twice.
 Result<Purge> purge_expired(store::Database& db, int retention_years, const Actor& actor, std::int64_t now,
                             bool dry_run);

@@ -426,6 +426,7 @@ StripeClientOptions stripe_client_options(const StripeConfig& config, std::strin
   options.timeout_ms = config.timeout_ms;
   options.connect_timeout_ms = config.connect_timeout_ms;
   options.max_retries = config.max_retries;
+  options.pool_size = config.max_connections;
   options.ca_file = config.ca_file;
   return options;
 }

@@ -320,6 +320,17 @@ TEST_CASE("donatio refund and donatio privacy work from the command line") {
                        "('receipt_email', '{\"donation_id\":\"don_" + name + "\"}', 'done', " + t + ", " + t + ", " + t + ")");
       }
       exec_sql(fx, seed);
+      REQUIRE(run_donatio({"report", "rebuild-totals", "--config", config}).exit_code == 0);
+      const std::string old_year = std::to_string(year - 11), kept_year = std::to_string(year - 10);
+      auto summary_of = [&](const std::string& y) {
+        auto r = run_donatio({"report", "summary", "--config", config, "--from", y + "-01-01", "--to",
+                              std::to_string(std::stoi(y) + 1) + "-01-01"});
+        REQUIRE(r.exit_code == 0);
+        return r.out;
+      };
+      CHECK(summary_of(old_year).find("\"gross\":900") != std::string::npos);
+      const std::string kept_summary = summary_of(kept_year);
+      CHECK(kept_summary.find("\"gross\":900") != std::string::npos);
       const long long donations = count_rows(fx, "SELECT COUNT(*) FROM donations");
       auto dry = run_donatio({"privacy", "purge", "--config", config, "--dry-run"});
       INFO(dry.out << dry.err);
@@ -340,6 +351,11 @@ TEST_CASE("donatio refund and donatio privacy work from the command line") {
       CHECK(count_rows(fx, "SELECT COUNT(*) FROM outbox WHERE payload LIKE '%don_old%'") == 0);
       CHECK(count_rows(fx, "SELECT COUNT(*) FROM receipt_counters WHERE year = " + std::to_string(year - 11)) == 1);
       CHECK(count_rows(fx, "SELECT COUNT(*) FROM audit_log WHERE action = 'privacy.purged'") == 1);
+      // The summary agrees: nothing left in the purged year, the kept year unchanged.
+      CHECK(summary_of(old_year).find("\"gross\":900") == std::string::npos);
+      CHECK(summary_of(kept_year) == kept_summary);
+      CHECK(run_donatio({"report", "summary", "--config", config, "--from", old_year + "-01-01", "--to",
+                         std::to_string(year + 1) + "-01-01", "--verify"}).exit_code == 0);
       CHECK(run_donatio({"privacy", "purge", "--config", config, "--bogus"}).exit_code == 2);
     }
   }
