@@ -358,7 +358,13 @@ void ConnectionServer::serve(int fd) {
     if (!first) stream.begin_request(SteadyClock::now() + limits_.request_timeout);
     bool closed = false;
     const bool last = left == 1 || stopping_;
-    const bool served = process_request(stream, last, closed, [](httplib::Request&) {});
+    const bool served = process_request(stream, last, closed, [](httplib::Request& req) {
+      // RFC 9112 6.3: a request with neither Content-Length nor Transfer-Encoding has no body
+      // (httplib would read one until the client closes, e.g. `curl -X POST` without data).
+      if (!req.has_header("Content-Length") && !req.has_header("Transfer-Encoding")) {
+        req.headers.emplace("Content-Length", "0");
+      }
+    });
     if (stream.refused()) {
       stream.answer_refusal();
       break;

@@ -318,3 +318,15 @@ TEST_CASE("failed admin token checks are rate-limited per client, a good token i
     }
   }
 }
+
+TEST_CASE("a POST without Content-Length has an empty body, not one read until the client closes") {
+  ServiceFixture fx(Backend::sqlite);
+  const auto admin = fx.token("admin");
+  RawClient client(fx.port());
+  REQUIRE(client.send("POST /v1/admin/donors/nobody@example.org/erase HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                      admin + "\r\nConnection: close\r\n\r\n"));
+  std::string got;
+  CHECK(client.closed_within(std::chrono::seconds(3), &got));
+  CHECK(got.rfind("HTTP/1.1 404", 0) == 0);
+  CHECK(got.find("donor_not_found") != std::string::npos);
+}
