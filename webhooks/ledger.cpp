@@ -261,16 +261,21 @@ ApplyOutcome apply_to_ledger(soci::session& sql, const LedgerSettings& s, const 
       issue_receipt(sql, s, *d, "amended", d->receipt_number, d->amount - refunded_after, now);
     }
   }
-  const long long refunded = refunded_after, at = now;
+  // The amount under dispute: set when a dispute opens, kept when it is lost (the money is gone),
+  // cleared when it is won; other events leave it as it is.
+  std::int64_t disputed_after = d->disputed_amount;
+  if (ev.dispute && after == DonationStatus::disputed) disputed_after = ev.dispute->amount;
+  if (ev.dispute && before == DonationStatus::disputed && after == DonationStatus::succeeded) disputed_after = 0;
+  const long long refunded = refunded_after, disputed = disputed_after, at = now;
   const bool entering_success = after == DonationStatus::succeeded && before != DonationStatus::disputed;
   soci::indicator charge_ind = new_charge.empty() ? soci::i_null : soci::i_ok;
   soci::indicator receipt_ind = d->receipt_number.empty() ? soci::i_null : soci::i_ok;
   const std::string status_name = donation_status_name(after);
   const int succeeded_flag = entering_success ? 1 : 0;
-  sql << "UPDATE donations SET status = :s, charge_id = :ch, amount_refunded = :r, receipt_number = :n, "
-         "updated_at = :u, succeeded_at = CASE WHEN :succ = 1 AND succeeded_at IS NULL THEN :u2 ELSE succeeded_at END "
-         "WHERE id = :id",
-      soci::use(status_name), soci::use(new_charge, charge_ind), soci::use(refunded),
+  sql << "UPDATE donations SET status = :s, charge_id = :ch, amount_refunded = :r, disputed_amount = :da, "
+         "receipt_number = :n, updated_at = :u, "
+         "succeeded_at = CASE WHEN :succ = 1 AND succeeded_at IS NULL THEN :u2 ELSE succeeded_at END WHERE id = :id",
+      soci::use(status_name), soci::use(new_charge, charge_ind), soci::use(refunded), soci::use(disputed),
       soci::use(d->receipt_number, receipt_ind), soci::use(at), soci::use(succeeded_flag), soci::use(at),
       soci::use(d->id);
   add_history(sql, d->id, donation_status_name(before), donation_status_name(after), ev.id, ev.type, now);
@@ -279,6 +284,7 @@ ApplyOutcome apply_to_ledger(soci::session& sql, const LedgerSettings& s, const 
   store::SummaryInputs totals_after = totals_before;
   totals_after.status = status_name;
   totals_after.amount_refunded = refunded_after;
+  totals_after.disputed_amount = disputed_after;
   store::apply_totals_change(sql, totals_before, totals_after);
 
   // Campaign totals move with the donation, in the same transaction.

@@ -143,6 +143,13 @@ void build_ledger(ServiceFixture& fx) {
   REQUIRE(stripe.close_dispute((*lost_dispute)["id"], false));
   REQUIRE(stripe.close_dispute((*won_dispute)["id"], true));
   settle(fx);
+  // The amount under dispute is recorded: open and lost keep it, won clears it.
+  auto disputed_of = [&](const std::string& charge) {
+    return query_string(fx, "SELECT disputed_amount FROM donations WHERE charge_id = '" + charge + "'");
+  };
+  CHECK(disputed_of(disputed) == "20000");
+  CHECK(disputed_of(lost) == "3000");
+  CHECK(disputed_of(won) == "0");
 
   fx.clock().set_unix(at("2027-01-02T01:00:00Z"));
   stripe.create_external_payment(4000, "EUR", {{"campaign", "flood"}});  // another currency than the campaign's
