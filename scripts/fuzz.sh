@@ -13,7 +13,7 @@ targets=(${FUZZ_TARGETS:-signature event donation_request form_encoding config})
 dir=build-fuzz
 
 CC="${CC:-clang-14}" CXX="${CXX:-clang++-14}" cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DDONATIO_FUZZ=ON -DDONATIO_SANITIZE=ON -DDONATIO_WERROR=OFF >/dev/null
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DCMAKE_UNITY_BUILD=ON -DDONATIO_FUZZ=ON -DDONATIO_SANITIZE=ON -DDONATIO_WERROR=OFF >/dev/null
 cmake --build "$dir" -j "$(nproc)" --target "${targets[@]/%/_fuzz}"
 
 work="$(mktemp -d)"

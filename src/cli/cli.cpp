@@ -49,11 +49,6 @@ Commands:
 Every command accepts --help. Exit codes: 0 ok, 1 failed, 2 usage or configuration error.
 )";
 
-int usage_error(const std::string& message) {
-  std::fprintf(stderr, "donatio: %s (see --help)\n", message.c_str());
-  return 2;
-}
-
 int config_error(const Status& status) {
   std::fprintf(stderr, "donatio: config: %s\n", status.message().c_str());
   return 2;
@@ -67,6 +62,11 @@ Result<Config> load_config_from(const Args& args) {
     return Status::InvalidArgument("config", "--config FILE is required", "invalid_config");
   }
   return load_config(*path);
+}
+
+int usage_error(const std::string& message) {
+  std::fprintf(stderr, "donatio: %s (see --help)\n", message.c_str());
+  return 2;
 }
 
 int fail(const Status& status) {

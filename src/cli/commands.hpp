@@ -13,6 +13,8 @@
 namespace donatio::cli {
 
 Result<Config> load_config_from(const Args& args);
+// Prints "donatio: MESSAGE (see --help)" to stderr; returns 2, the exit code of a usage error.
+int usage_error(const std::string& message);
 // Prints the status; returns 2 for configuration/usage problems, 1 otherwise.
 int fail(const Status& status);
 // Opens and migrates the configured database.

@@ -15,18 +15,13 @@
 namespace donatio::cli {
 namespace {
 
-constexpr const char* kUsage =
+constexpr const char* kReceiptsUsage =
     "Usage:\n"
     "  donatio receipts resend NUMBER --config FILE\n"
     "      queue a copy marked DUPLICATE of receipt NUMBER for e-mail (sent by the running service)\n"
     "  donatio receipts annual --config FILE --year YYYY [--donor EMAIL] [--out DIR]\n"
     "      write one annual statement PDF per donor (default: every donor with gifts that year)\n"
     "      to DIR (default: .), and print each file's path\n";
-
-int usage(const std::string& message) {
-  std::fprintf(stderr, "donatio: %s (see --help)\n", message.c_str());
-  return 2;
-}
 
 // A file name from an e-mail address: keeps letters, digits, '@', '.', '-', '_'.
 std::string file_safe(const std::string& email) {
@@ -40,7 +35,7 @@ std::string file_safe(const std::string& email) {
 
 int resend(const Args& args, store::Database& db, const Config& config) {
   const auto& words = args.positional();
-  if (words.size() != 3) return usage("receipts resend needs exactly one receipt NUMBER");
+  if (words.size() != 3) return usage_error("receipts resend needs exactly one receipt NUMBER");
   receipts::ReceiptService service(db, config.organization);
   auto id = service.enqueue_resend(words[2], cli_actor(), "",
                                    SystemClock().now_unix());
@@ -52,7 +47,7 @@ int resend(const Args& args, store::Database& db, const Config& config) {
 int annual(const Args& args, store::Database& db, const Config& config) {
   const std::string year_text = args.get_or("year", "");
   if (year_text.size() != 4 || year_text.find_first_not_of("0123456789") != std::string::npos) {
-    return usage("--year YYYY is required");
+    return usage_error("--year YYYY is required");
   }
   const int year = std::stoi(year_text);
   const std::filesystem::path out_dir = args.get_or("out", ".");
@@ -95,12 +90,12 @@ int run_receipt_commands(const Args& args) {
   const auto& words = args.positional();
   const std::string sub = words.size() > 1 ? words[1] : "";
   if (args.help() || sub.empty()) {
-    std::fputs(kUsage, stdout);
+    std::fputs(kReceiptsUsage, stdout);
     return sub.empty() && !args.help() ? 2 : 0;
   }
-  if (sub != "resend" && sub != "annual") return usage("unknown receipts command '" + sub + "'");
+  if (sub != "resend" && sub != "annual") return usage_error("unknown receipts command '" + sub + "'");
   if (auto bad = args.unknown_option({"config", "year", "donor", "out"}); !bad.empty()) {
-    return usage("unknown option --" + bad);
+    return usage_error("unknown option --" + bad);
   }
   int code = 0;
   auto env = open_command_env(args, code);

@@ -18,21 +18,16 @@
 namespace donatio::cli {
 namespace {
 
-int usage(const std::string& message) {
-  std::fprintf(stderr, "donatio: %s (see --help)\n", message.c_str());
-  return 2;
-}
-
 // Period and format from --from/--to/--format; prints the usage error and returns nullopt.
 std::optional<std::pair<reports::ReportPeriod, std::string>> read_period(const Args& args, int& exit_code) {
   auto period = reports::parse_period(args.get("from"), args.get("to"));
   if (!period.ok()) {
-    exit_code = usage("--" + period.status().field() + ": " + period.status().message());
+    exit_code = usage_error("--" + period.status().field() + ": " + period.status().message());
     return std::nullopt;
   }
   auto format = reports::parse_format(args.get("format"), {"json", "csv"}, "json");
   if (!format.ok()) {
-    exit_code = usage("--format: " + format.status().message());
+    exit_code = usage_error("--format: " + format.status().message());
     return std::nullopt;
   }
   return std::make_pair(*period, *format);
@@ -44,7 +39,7 @@ void write_out(const std::string& text) {
 }
 
 int rebuild_totals(const Args& args) {
-  if (auto bad = args.unknown_option({"config"}); !bad.empty()) return usage("unknown option --" + bad);
+  if (auto bad = args.unknown_option({"config"}); !bad.empty()) return usage_error("unknown option --" + bad);
   auto config = load_config_from(args);
   if (!config.ok()) return fail(config.status());
   http::init_logging("warn", false);
@@ -80,9 +75,9 @@ int cmd_report(const Args& args) {
     return sub.empty() && !args.help() ? 2 : 0;
   }
   if (sub == "rebuild-totals") return rebuild_totals(args);
-  if (sub != "summary") return usage("unknown report '" + sub + "'");
+  if (sub != "summary") return usage_error("unknown report '" + sub + "'");
   if (auto bad = args.unknown_option({"config", "from", "to", "format", "verify"}); !bad.empty()) {
-    return usage("unknown option --" + bad);
+    return usage_error("unknown option --" + bad);
   }
   int code = 0;
   auto q = read_period(args, code);
@@ -120,7 +115,7 @@ int cmd_reconcile(const Args& args) {
     return 0;
   }
   if (auto bad = args.unknown_option({"config", "from", "to", "format"}); !bad.empty()) {
-    return usage("unknown option --" + bad);
+    return usage_error("unknown option --" + bad);
   }
   int code = 0;
   auto q = read_period(args, code);

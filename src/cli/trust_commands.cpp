@@ -12,11 +12,6 @@
 namespace donatio::cli {
 namespace {
 
-int usage(const std::string& message) {
-  std::fprintf(stderr, "donatio: %s (see --help)\n", message.c_str());
-  return 2;
-}
-
 constexpr const char* kRefundUsage =
     "Usage: donatio refund ID --config FILE [--amount MINOR] [--reason duplicate|fraudulent|requested_by_customer]\n"
     "                      [--idempotency-key KEY]\n\n"
@@ -40,9 +35,9 @@ int cmd_refund(const Args& args) {
     std::fputs(kRefundUsage, stdout);
     return 0;
   }
-  if (words.size() != 2) return usage("refund needs exactly one donation ID");
+  if (words.size() != 2) return usage_error("refund needs exactly one donation ID");
   if (auto bad = args.unknown_option({"config", "amount", "reason", "idempotency-key"}); !bad.empty()) {
-    return usage("unknown option --" + bad);
+    return usage_error("unknown option --" + bad);
   }
   donations::RefundRequest request;
   request.donation_id = words[1];
@@ -52,7 +47,7 @@ int cmd_refund(const Args& args) {
   if (auto amount = args.get("amount")) {
     if (amount->empty() || amount->size() > 15 || amount->find_first_not_of("0123456789") != std::string::npos ||
         std::stoll(*amount) <= 0) {
-      return usage("--amount must be a positive integer in minor units");
+      return usage_error("--amount must be a positive integer in minor units");
     }
     request.amount = std::stoll(*amount);
   }
@@ -84,11 +79,11 @@ int cmd_privacy(const Args& args) {
     std::fputs(kPrivacyUsage, stdout);
     return sub.empty() && !args.help() ? 2 : 0;
   }
-  if (sub != "export" && sub != "erase" && sub != "purge") return usage("unknown privacy command '" + sub + "'");
-  if (auto bad = args.unknown_option({"config", "dry-run"}); !bad.empty()) return usage("unknown option --" + bad);
+  if (sub != "export" && sub != "erase" && sub != "purge") return usage_error("unknown privacy command '" + sub + "'");
+  if (auto bad = args.unknown_option({"config", "dry-run"}); !bad.empty()) return usage_error("unknown option --" + bad);
   const bool needs_email = sub != "purge";
   if (words.size() != (needs_email ? 3u : 2u)) {
-    return usage(needs_email ? "privacy " + sub + " needs exactly one EMAIL" : "privacy purge takes no arguments");
+    return usage_error(needs_email ? "privacy " + sub + " needs exactly one EMAIL" : "privacy purge takes no arguments");
   }
   int code = 0;
   auto env = open_command_env(args, code);

@@ -8,19 +8,10 @@
 
 #include "donatio/clock.hpp"
 #include "donatio/money.hpp"
+#include "src/receipts/receipt_text.hpp"
 
 namespace donatio::receipts {
 namespace {
-
-// Control characters (CR, LF, TAB, …) become spaces: for header values and one-line fields.
-std::string single_line(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x20 || byte == 0x7f) c = ' ';
-  }
-  return out;
-}
 
 // Escapes text for HTML element content and double- or single-quoted attribute values.
 std::string html_escape(std::string_view text) {
@@ -68,10 +59,6 @@ bool is_web_link(std::string_view link) {
   return starts_with_ci("https://") || starts_with_ci("http://");
 }
 
-std::string iso_date(std::int64_t unix_seconds) {
-  return format_iso8601(unix_seconds).substr(0, 10);  // YYYY-MM-DD, UTC
-}
-
 std::string subject_for(const donatio::ReceiptDocument& receipt) {
   const std::string number = single_line(receipt.number);
   const std::string original = single_line(receipt.references_number);
@@ -117,15 +104,6 @@ std::vector<std::string> introduction_for(const donatio::ReceiptDocument& receip
                         "not record an additional gift.");
   }
   return sentences;
-}
-
-std::string amount_label(donatio::ReceiptKind kind) {
-  switch (kind) {
-    case donatio::ReceiptKind::original: return "Amount";
-    case donatio::ReceiptKind::amended: return "Amended amount";
-    case donatio::ReceiptKind::void_notice: return "Voided amount";
-  }
-  return "Amount";
 }
 
 // Label/value pairs printed in both bodies, in order; empty values are left out.

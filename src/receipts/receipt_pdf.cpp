@@ -16,6 +16,7 @@
 
 #include "donatio/clock.hpp"
 #include "donatio/money.hpp"
+#include "src/receipts/receipt_text.hpp"
 
 namespace donatio::receipts {
 namespace {
@@ -67,20 +68,9 @@ std::string valid_utf8(std::string_view text) {
   return out;
 }
 
-// For fields printed on one line (names, numbers, e-mail): control characters become spaces
-// so a stray newline in a donor name cannot push text around the page.
-std::string single_line(std::string_view text) {
-  std::string out = valid_utf8(text);
-  for (char& c : out) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x20 || byte == 0x7f) c = ' ';
-  }
-  return out;
-}
-
-std::string iso_date(std::int64_t unix_seconds) {
-  return format_iso8601(unix_seconds).substr(0, 10);  // YYYY-MM-DD, UTC
-}
+// For fields printed on one line (names, numbers, e-mail): valid UTF-8 without control
+// characters.
+std::string one_line(std::string_view text) { return single_line(valid_utf8(text)); }
 
 // ---- font map: one per thread, fontconfig initialised once ---------------------------------
 
@@ -328,9 +318,9 @@ class PdfCanvas {
 // Organisation name, address and tax id, then a rule.
 void draw_organisation(PdfCanvas& canvas, const std::string& name, const std::string& address,
                        const std::string& tax_id, double width) {
-  canvas.paragraph(single_line(name), kOrgStyle, kBlack, 3, width);
+  canvas.paragraph(one_line(name), kOrgStyle, kBlack, 3, width);
   canvas.paragraph(address, kSmallStyle, kGrey, 2, width);
-  if (!tax_id.empty()) canvas.paragraph("Tax ID: " + single_line(tax_id), kSmallStyle, kGrey, 0, width);
+  if (!tax_id.empty()) canvas.paragraph("Tax ID: " + one_line(tax_id), kSmallStyle, kGrey, 0, width);
   canvas.rule(10, 16);
 }
 
@@ -341,15 +331,6 @@ std::string receipt_title(donatio::ReceiptKind kind) {
     case donatio::ReceiptKind::void_notice: return "Void notice";
   }
   return "Donation receipt";
-}
-
-std::string amount_label(donatio::ReceiptKind kind) {
-  switch (kind) {
-    case donatio::ReceiptKind::original: return "Amount";
-    case donatio::ReceiptKind::amended: return "Amended amount";
-    case donatio::ReceiptKind::void_notice: return "Voided amount";
-  }
-  return "Amount";
 }
 
 // ---- statement table -----------------------------------------------------------------------
@@ -401,7 +382,7 @@ std::string render_receipt_pdf(const donatio::ReceiptDocument& receipt) {
   draw_organisation(canvas, receipt.org_name, receipt.org_address, receipt.org_tax_id, org_width);
 
   canvas.paragraph(receipt_title(receipt.kind), kTitleStyle, kBlack, 6);
-  const std::string original = single_line(receipt.references_number);
+  const std::string original = one_line(receipt.references_number);
   if (receipt.kind == donatio::ReceiptKind::amended) {
     canvas.paragraph("Amends and replaces receipt " + original + ".", kBodyStyle, kBlack, 4);
   } else if (receipt.kind == donatio::ReceiptKind::void_notice) {
@@ -416,14 +397,14 @@ std::string render_receipt_pdf(const donatio::ReceiptDocument& receipt) {
   }
   canvas.y += 12;
 
-  canvas.field("Receipt number", single_line(receipt.number), kValueStyle);
+  canvas.field("Receipt number", one_line(receipt.number), kValueStyle);
   canvas.field("Issue date", iso_date(receipt.issued_at), kValueStyle);
   canvas.field("Date of gift", iso_date(receipt.gift_at), kValueStyle);
-  canvas.field("Donor", single_line(receipt.donor_name), kValueStyle);
-  canvas.field("E-mail", single_line(receipt.donor_email), kValueStyle);
+  canvas.field("Donor", one_line(receipt.donor_name), kValueStyle);
+  canvas.field("E-mail", one_line(receipt.donor_email), kValueStyle);
   canvas.field(amount_label(receipt.kind), format_money(receipt.amount), kAmountStyle);
-  canvas.field("Campaign", single_line(receipt.campaign_title), kValueStyle);
-  canvas.field("Payment reference", single_line(receipt.payment_reference), kValueStyle);
+  canvas.field("Campaign", one_line(receipt.campaign_title), kValueStyle);
+  canvas.field("Payment reference", one_line(receipt.payment_reference), kValueStyle);
 
   if (!receipt.statement.empty()) {
     canvas.rule(8, 14);
@@ -455,8 +436,8 @@ std::string render_statement_pdf(const donatio::AnnualStatement& statement) {
   canvas.paragraph(title, kTitleStyle, kBlack, 18);
   canvas.field("Year", std::to_string(statement.year), kValueStyle);
   canvas.field("Issue date", iso_date(statement.issued_at), kValueStyle);
-  canvas.field("Donor", single_line(statement.donor_name), kValueStyle);
-  canvas.field("E-mail", single_line(statement.donor_email), kValueStyle);
+  canvas.field("Donor", one_line(statement.donor_name), kValueStyle);
+  canvas.field("E-mail", one_line(statement.donor_email), kValueStyle);
   canvas.y += 14;
 
   if (statement.lines.empty()) {
@@ -468,8 +449,8 @@ std::string render_statement_pdf(const donatio::AnnualStatement& statement) {
     draw_table_header(canvas);
     in_table = true;
     for (const auto& line : statement.lines) {
-      draw_table_row(canvas, iso_date(line.gift_at), single_line(line.receipt_number),
-                     single_line(line.campaign_title), format_money(line.net_amount),
+      draw_table_row(canvas, iso_date(line.gift_at), one_line(line.receipt_number),
+                     one_line(line.campaign_title), format_money(line.net_amount),
                      kTableStyle);
     }
     in_table = false;

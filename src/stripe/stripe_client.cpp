@@ -283,8 +283,12 @@ std::string safe_error_code(std::string_view code) {
   return out;
 }
 
+}  // namespace
+
 // ---------------------------------------------------------------------------------------------
 // The bounded pool of easy handles. LIFO, so the most recently used (warm) connection is reused.
+// Outside the anonymous namespace because StripeClient::Impl holds one.
+namespace curl_pool {
 class HandlePool {
  public:
   explicit HandlePool(int size) : size_(size) {}
@@ -325,6 +329,10 @@ class HandlePool {
   int created_ = 0;
   const int size_;
 };
+}  // namespace curl_pool
+
+namespace {
+using curl_pool::HandlePool;
 
 class HandleLease {
  public:
@@ -474,7 +482,7 @@ class StripeClient::Impl {
   Status status_from_answer(const Attempt& attempt) const;
 
   StripeClientOptions options_;
-  HandlePool pool_;
+  curl_pool::HandlePool pool_;
 };
 
 Attempt StripeClient::Impl::perform(CURL* handle, Method method, const std::string& url,

@@ -22,28 +22,13 @@
 #include "support/service_fixture.hpp"
 #include "support/webhook_client.hpp"
 #include "webhooks/signature.hpp"
+#include "support/helpers.hpp"
 
 using namespace donatio;
 using namespace donatio::testing;
 using nlohmann::json;
 
 namespace {
-
-std::int64_t at(const char* iso) {
-  std::int64_t t = 0;
-  REQUIRE(parse_iso8601(iso, t));
-  return t;
-}
-
-template <typename Pred>
-bool eventually(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < until) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return pred();
-}
 
 // POST /v1/donations (201 required): {id, payment_intent, …}.
 json donate(ServiceFixture& fx, const std::string& campaign, std::int64_t amount, const std::string& currency) {

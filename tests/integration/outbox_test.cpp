@@ -12,21 +12,12 @@
 #include "support/service_fixture.hpp"
 #include "support/webhook_client.hpp"
 #include "webhooks/signature.hpp"
+#include "support/helpers.hpp"
 
 using namespace donatio::testing;
 using nlohmann::json;
 
 namespace {
-
-template <typename Pred>
-bool eventually(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(15)) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < until) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return pred();
-}
 
 // A signed payment_intent.succeeded without a charge (so no fee look-up is queued). True on
 // 200. No Catch assertions inside: it is also called from several threads.

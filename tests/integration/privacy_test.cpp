@@ -11,6 +11,7 @@
 #include "support/process.hpp"
 #include "support/service_fixture.hpp"
 #include "support/webhook_client.hpp"
+#include "support/helpers.hpp"
 
 using namespace donatio::testing;
 using nlohmann::json;
@@ -30,14 +31,6 @@ std::string succeeded_donation(ServiceFixture& fx, const std::string& email, con
   REQUIRE(fx.stripe().confirm(answer["payment_intent"]));
   REQUIRE(fx.stripe().wait_for_deliveries(std::chrono::seconds(10)));
   return answer["id"];
-}
-
-json get_json(ServiceFixture& fx, const std::string& token, const std::string& path, int status) {
-  auto res = fx.client().Get(path.c_str(), bearer(token));
-  REQUIRE(res);
-  INFO(path << " -> " << res->body);
-  REQUIRE(res->status == status);
-  return json::parse(res->body);
 }
 
 httplib::Result post(ServiceFixture& fx, const std::string& token, const std::string& path, const std::string& body = "",

@@ -28,18 +28,13 @@
 #include "src/stripe/emulator.hpp"
 #include "src/stripe/stripe_client.hpp"
 #include "support/service_fixture.hpp"
+#include "support/helpers.hpp"
 
 using namespace donatio;
 using namespace donatio::testing;
 using nlohmann::json;
 
 namespace {
-
-std::int64_t at(const char* iso) {
-  std::int64_t t = 0;
-  REQUIRE(parse_iso8601(iso, t));
-  return t;
-}
 
 struct SeedDonation {
   std::string id;
@@ -167,14 +162,6 @@ void seed_ledger(ServiceFixture& fx) {
 }
 
 constexpr const char* kPeriod = "from=2026-11-01&to=2026-12-01";
-
-json get_json(ServiceFixture& fx, const std::string& token, const std::string& path, int expected) {
-  auto res = fx.client().Get(path.c_str(), bearer(token));
-  REQUIRE(res);
-  INFO(path << " -> " << res->body);
-  REQUIRE(res->status == expected);
-  return json::parse(res->body);
-}
 
 const json* find_row(const json& rows, const json& campaign, const std::string& currency) {
   for (const auto& r : rows) {

@@ -27,9 +27,9 @@ using SteadyClock = std::chrono::steady_clock;
 namespace {
 
 // A raw TCP connection to the service, for clients no HTTP library would be.
-class RawClient {
+class RawHttpClient {
  public:
-  explicit RawClient(int port) {
+  explicit RawHttpClient(int port) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -37,9 +37,9 @@ class RawClient {
     inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
     REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
   }
-  ~RawClient() { ::close(fd_); }
-  RawClient(const RawClient&) = delete;
-  RawClient& operator=(const RawClient&) = delete;
+  ~RawHttpClient() { ::close(fd_); }
+  RawHttpClient(const RawHttpClient&) = delete;
+  RawHttpClient& operator=(const RawHttpClient&) = delete;
 
   // False once the server has closed the connection.
   bool send(const std::string& bytes) { return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size()); }
@@ -65,7 +65,7 @@ class RawClient {
 
 // Sends `request` one byte every `pause` until the server hangs up or `limit` passes; returns
 // how long the server kept the connection.
-std::chrono::milliseconds trickle(RawClient& client, const std::string& request, std::chrono::milliseconds pause,
+std::chrono::milliseconds trickle(RawHttpClient& client, const std::string& request, std::chrono::milliseconds pause,
                                   std::chrono::milliseconds limit) {
   const auto start = SteadyClock::now();
   std::size_t sent = 0;
@@ -109,8 +109,8 @@ TEST_CASE("a client that trickles its request is cut off at the request deadline
   ServiceFixture fx(Backend::sqlite, {.configure = slow_client_limits});
   // Both workers taken by clients that send a header byte every 300 ms: each read is well within
   // the 1 s read timeout, so only the 1.5 s request deadline can end them.
-  RawClient first(fx.port());
-  RawClient second(fx.port());
+  RawHttpClient first(fx.port());
+  RawHttpClient second(fx.port());
   std::chrono::milliseconds held_second{};
   std::thread other([&] { held_second = trickle(second, endless_headers(), std::chrono::milliseconds(300), std::chrono::seconds(8)); });
   const auto held_first = trickle(first, endless_headers(), std::chrono::milliseconds(300), std::chrono::seconds(8));
@@ -132,7 +132,7 @@ TEST_CASE("a client that trickles its request is cut off at the request deadline
 
 TEST_CASE("a client that connects and stays silent is closed after the read timeout", "[security]") {
   ServiceFixture fx(Backend::sqlite, {.configure = slow_client_limits});
-  RawClient silent(fx.port());
+  RawHttpClient silent(fx.port());
   const auto start = SteadyClock::now();
   CHECK(silent.closed_within(std::chrono::seconds(4)));
   const auto held = SteadyClock::now() - start;
@@ -142,7 +142,7 @@ TEST_CASE("a client that connects and stays silent is closed after the read time
 
 TEST_CASE("a TLS client that trickles its handshake is cut off at the request deadline", "[security]") {
   ServiceFixture fx(Backend::sqlite, {.tls = true, .configure = slow_client_limits});
-  RawClient client(fx.port());
+  RawHttpClient client(fx.port());
   // The first bytes of a TLS 1.2 ClientHello record, then more, a byte at a time.
   std::string hello("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11);
   hello += std::string(400, '\x42');
@@ -154,7 +154,7 @@ TEST_CASE("a TLS client that trickles its handshake is cut off at the request de
 
 TEST_CASE("keep-alive: a second request on the same connection has its own deadline", "[security]") {
   ServiceFixture fx(Backend::sqlite, {.configure = slow_client_limits});
-  RawClient client(fx.port());
+  RawHttpClient client(fx.port());
   std::string got;
   REQUIRE(client.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
   // The connection outlives the 1.5 s deadline; each request is well inside its own.
@@ -184,7 +184,7 @@ TEST_CASE("more request headers than server.max_header_count are refused with 40
 
 TEST_CASE("a header line over 8 KB is refused and the connection closed", "[security]") {
   ServiceFixture fx(Backend::sqlite);
-  RawClient client(fx.port());
+  RawHttpClient client(fx.port());
   REQUIRE(client.send("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(10000, 'a') + "\r\n\r\n"));
   std::string got;
   CHECK(client.closed_within(std::chrono::seconds(3), &got));
@@ -198,7 +198,7 @@ TEST_CASE("a request streaming more header bytes than the server allows is cut o
                                         c.server.max_body_bytes = 1024;
                                       }});
   // Allowed on the wire: 1 KB body + 64 KB + 8 x 8 KB of headers; this sends 200 x 7.9 KB.
-  RawClient client(fx.port());
+  RawHttpClient client(fx.port());
   bool sending = client.send("GET /healthz HTTP/1.1\r\nHost: x\r\n");
   const std::string line = "X-Filler: " + std::string(7900, 'f') + "\r\n";
   for (int i = 0; i < 200 && sending; ++i) sending = client.send(line);
@@ -322,7 +322,7 @@ TEST_CASE("failed admin token checks are rate-limited per client, a good token i
 TEST_CASE("a POST without Content-Length has an empty body, not one read until the client closes") {
   ServiceFixture fx(Backend::sqlite);
   const auto admin = fx.token("admin");
-  RawClient client(fx.port());
+  RawHttpClient client(fx.port());
   REQUIRE(client.send("POST /v1/admin/donors/nobody@example.org/erase HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
                       admin + "\r\nConnection: close\r\n\r\n"));
   std::string got;

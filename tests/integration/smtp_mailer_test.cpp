@@ -20,6 +20,7 @@
 #include "fakes/smtp_sink.hpp"
 #include "src/mail/mime.hpp"
 #include "src/mail/smtp_mailer.hpp"
+#include "support/helpers.hpp"
 
 using donatio::MailAttachment;
 using donatio::MailMessage;
@@ -44,7 +45,7 @@ void ensure_curl_initialized() {
   REQUIRE(initialized);
 }
 
-SmtpMailerOptions options_for(std::uint16_t port, int timeout_ms = 3000) {
+SmtpMailerOptions mailer_options(std::uint16_t port, int timeout_ms = 3000) {
   SmtpMailerOptions options;
   options.url = "smtp://127.0.0.1:" + std::to_string(port);
   options.timeout_ms = timeout_ms;
@@ -157,46 +158,6 @@ std::vector<MimePart> split_multipart(const std::string& body, const std::string
   return parts;
 }
 
-std::string decode_base64(const std::string& text) {
-  auto value = [](char ch) -> int {
-    if (ch >= 'A' && ch <= 'Z') return ch - 'A';
-    if (ch >= 'a' && ch <= 'z') return ch - 'a' + 26;
-    if (ch >= '0' && ch <= '9') return ch - '0' + 52;
-    if (ch == '+') return 62;
-    if (ch == '/') return 63;
-    return -1;
-  };
-  std::string out;
-  std::uint32_t bits = 0;
-  int count = 0;
-  for (char ch : text) {
-    const int v = value(ch);
-    if (v < 0) continue;  // CR, LF, '=' padding
-    bits = (bits << 6) | static_cast<std::uint32_t>(v);
-    count += 6;
-    if (count >= 8) {
-      count -= 8;
-      out.push_back(static_cast<char>((bits >> count) & 0xff));
-    }
-  }
-  return out;
-}
-
-std::string decode_quoted_printable(const std::string& text) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '=') {
-      out.push_back(text[i]);
-    } else if (text.compare(i + 1, 2, "\r\n") == 0) {
-      i += 2;  // soft line break
-    } else {
-      out.push_back(static_cast<char>(std::stoi(text.substr(i + 1, 2), nullptr, 16)));
-      i += 2;
-    }
-  }
-  return out;
-}
-
 // Decodes "=?UTF-8?B?...?=" words; whitespace between adjacent encoded-words is dropped.
 std::string decode_header_words(const std::string& value) {
   std::string out;
@@ -264,9 +225,9 @@ class SilentListener {
 };
 
 // A raw SMTP client for the sink's own behaviour.
-class RawClient {
+class RawSmtpClient {
  public:
-  explicit RawClient(std::uint16_t port) {
+  explicit RawSmtpClient(std::uint16_t port) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in address{};
     address.sin_family = AF_INET;
@@ -276,7 +237,7 @@ class RawClient {
     timeval tv{5, 0};
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   }
-  ~RawClient() { ::close(fd_); }
+  ~RawSmtpClient() { ::close(fd_); }
   void send(const std::string& text) {
     REQUIRE(::send(fd_, text.data(), text.size(), MSG_NOSIGNAL) ==
             static_cast<ssize_t>(text.size()));
@@ -315,7 +276,7 @@ TEST_CASE("a receipt with UTF-8 subject, text, html and a PDF attachment arrives
   SmtpSink sink;
   const std::uint16_t port = sink.start();
   FixedClock clock;
-  SmtpMailer mailer(options_for(port), clock);
+  SmtpMailer mailer(mailer_options(port), clock);
   const MailMessage message = receipt_message();
 
   const donatio::Status status = mailer.send(message);
@@ -432,7 +393,7 @@ TEST_CASE("the mailer refuses a message whose subject or addresses carry CR/LF, 
   SmtpSink sink;
   const std::uint16_t port = sink.start();
   FixedClock clock;
-  SmtpMailer mailer(options_for(port), clock);
+  SmtpMailer mailer(mailer_options(port), clock);
 
   MailMessage injected_subject = receipt_message();
   injected_subject.subject = "Receipt\r\nBcc: everyone@example.com";
@@ -461,7 +422,7 @@ TEST_CASE("SMTP down gives provider_unavailable quickly, and mail flows again on
   const std::uint16_t port = sink.start();
   sink.stop();
   FixedClock clock;
-  SmtpMailer mailer(options_for(port, 5000), clock);
+  SmtpMailer mailer(mailer_options(port, 5000), clock);
 
   donatio::Status status;
   const auto elapsed = time_of([&] { status = mailer.send(receipt_message()); });
@@ -481,7 +442,7 @@ TEST_CASE("a server that never greets times out as provider_unavailable within t
   ensure_curl_initialized();
   SilentListener silent;
   FixedClock clock;
-  SmtpMailer mailer(options_for(silent.port(), 300), clock);
+  SmtpMailer mailer(mailer_options(silent.port(), 300), clock);
   donatio::Status status;
   const auto elapsed = time_of([&] { status = mailer.send(receipt_message()); });
   CHECK(status.code() == StatusCode::provider_unavailable);
@@ -495,7 +456,7 @@ TEST_CASE("a 451 reply is transient: provider_unavailable, and the retry is deli
   ensure_curl_initialized();
   SmtpSink sink;
   FixedClock clock;
-  SmtpMailer mailer(options_for(sink.start()), clock);
+  SmtpMailer mailer(mailer_options(sink.start()), clock);
 
   SECTION("at MAIL FROM") { sink.set_reject_next(1, 451, RejectStage::mail_from); }
   SECTION("at RCPT TO") { sink.set_reject_next(1, 451, RejectStage::rcpt_to); }
@@ -515,7 +476,7 @@ TEST_CASE("a 550 reply is permanent: provider_rejected", "[smtp][integration]") 
   ensure_curl_initialized();
   SmtpSink sink;
   FixedClock clock;
-  SmtpMailer mailer(options_for(sink.start()), clock);
+  SmtpMailer mailer(mailer_options(sink.start()), clock);
 
   SECTION("at MAIL FROM") { sink.set_reject_next(1, 550, RejectStage::mail_from); }
   SECTION("at RCPT TO") { sink.set_reject_next(1, 550, RejectStage::rcpt_to); }
@@ -533,7 +494,7 @@ TEST_CASE("credentials are never sent without TLS and never appear in a status",
   ensure_curl_initialized();
   SmtpSink sink;  // offers no STARTTLS
   FixedClock clock;
-  SmtpMailerOptions options = options_for(sink.start());
+  SmtpMailerOptions options = mailer_options(sink.start());
   options.username = "mailer";
   options.password = "s3cret-Pa55word";
   SmtpMailer mailer(options, clock);
@@ -558,7 +519,7 @@ TEST_CASE("the sink unstuffs dots, honours RSET and NOOP, and bounds line length
   SmtpSink sink;
   const std::uint16_t port = sink.start();
   {
-    RawClient client(port);
+    RawSmtpClient client(port);
     CHECK(client.reply().rfind("220", 0) == 0);
     CHECK(client.command("EHLO test").rfind("250", 0) == 0);
     CHECK(client.command("NOOP").rfind("250", 0) == 0);
@@ -577,7 +538,7 @@ TEST_CASE("the sink unstuffs dots, honours RSET and NOOP, and bounds line length
   CHECK(mail.rcpt_to == std::vector<std::string>{"b@example.org"});
   CHECK(mail.data == "Subject: x\r\n\r\n.one dot\r\nplain\r\n");
 
-  RawClient flooder(port);  // a second connection on the same sink
+  RawSmtpClient flooder(port);  // a second connection on the same sink
   CHECK(flooder.reply().rfind("220", 0) == 0);
   CHECK(flooder.command(std::string(SmtpSink::kMaxLineBytes + 10, 'A')).rfind("500", 0) == 0);
 }

@@ -233,7 +233,7 @@ const std::string kPaymentIntentJson = R"({
   "latest_charge": null, "created": 1767225600,
   "metadata": {"donation_id": "don_42", "campaign": "flood-relief"}})";
 
-StripeClientOptions options_for(const std::string& api_base) {
+StripeClientOptions client_options(const std::string& api_base) {
   StripeClientOptions options;
   options.api_base = api_base;
   options.api_version = "2024-06-20";
@@ -285,7 +285,7 @@ TEST_CASE("stripe client creates a payment intent with Stripe's form body and he
   ScriptedStripeServer stripe([](const SeenStripeRequest&, int, httplib::Response& res) {
     answer_json(res, 200, kPaymentIntentJson);
   });
-  StripeClient client(options_for(stripe.base_url()));
+  StripeClient client(client_options(stripe.base_url()));
 
   const auto intent = client.create_payment_intent(donation_intent());
   REQUIRE(intent.ok());
@@ -323,7 +323,7 @@ TEST_CASE("stripe client leaves out an empty receipt email and description") {
   ScriptedStripeServer stripe([](const SeenStripeRequest&, int, httplib::Response& res) {
     answer_json(res, 200, kPaymentIntentJson);
   });
-  StripeClient client(options_for(stripe.base_url()));
+  StripeClient client(client_options(stripe.base_url()));
   auto request = donation_intent();
   request.receipt_email.clear();
   request.description.clear();
@@ -341,7 +341,7 @@ TEST_CASE("stripe client retries a 500 with the same Idempotency-Key and then su
       answer_json(res, 200, kPaymentIntentJson);
     }
   });
-  StripeClient client(options_for(stripe.base_url()));
+  StripeClient client(client_options(stripe.base_url()));
 
   const auto intent = client.create_payment_intent(donation_intent());
   REQUIRE(intent.ok());
@@ -360,7 +360,7 @@ TEST_CASE("stripe client retries a 429 and then succeeds") {
       answer_json(res, 200, kPaymentIntentJson);
     }
   });
-  StripeClient client(options_for(stripe.base_url()));
+  StripeClient client(client_options(stripe.base_url()));
   CHECK(client.retrieve_payment_intent("pi_3Test").ok());
   CHECK(stripe.requests().size() == 2);
 }
@@ -370,7 +370,7 @@ TEST_CASE("a Stripe 400 error object is provider_rejected with Stripe's code and
     answer_stripe_error(res, 400, "invalid_request_error", "amount_too_small",
                         "Amount must be at least 0.50 chf");
   });
-  StripeClient client(options_for(stripe.base_url()));
+  StripeClient client(client_options(stripe.base_url()));
 
   const auto intent = client.create_payment_intent(donation_intent());
   REQUIRE_FALSE(intent.ok());
@@ -384,7 +384,7 @@ TEST_CASE("a Stripe 4xx without an error code is provider_rejected with a generi
   ScriptedStripeServer stripe([](const SeenStripeRequest&, int, httplib::Response& res) {
     answer_json(res, 404, "not json at all");
   });
-  StripeClient client(options_for(stripe.base_url()));
+  StripeClient client(client_options(stripe.base_url()));
   const auto charge = client.retrieve_charge("ch_missing");
   REQUIRE_FALSE(charge.ok());
   CHECK(charge.status().code() == StatusCode::provider_rejected);
@@ -398,7 +398,7 @@ TEST_CASE("Stripe-Should-Retry false stops the retry of a 503") {
     res.set_header("Stripe-Should-Retry", "false");
     answer_stripe_error(res, 503, "api_error", "", "Unavailable.");
   });
-  StripeClient client(options_for(stripe.base_url()));
+  StripeClient client(client_options(stripe.base_url()));
   const auto intent = client.create_payment_intent(donation_intent());
   REQUIRE_FALSE(intent.ok());
   CHECK(intent.status().code() == StatusCode::provider_unavailable);
@@ -416,7 +416,7 @@ TEST_CASE("a 409 is retried only when Stripe-Should-Retry says true") {
         answer_json(res, 200, kPaymentIntentJson);
       }
     });
-    StripeClient client(options_for(stripe.base_url()));
+    StripeClient client(client_options(stripe.base_url()));
     CHECK(client.create_payment_intent(donation_intent()).ok());
     CHECK(stripe.requests().size() == 2);
   }
@@ -425,7 +425,7 @@ TEST_CASE("a 409 is retried only when Stripe-Should-Retry says true") {
       answer_stripe_error(res, 409, "idempotency_error", "idempotency_key_in_use",
                           "Keys for idempotent requests can only be used with the same parameters.");
     });
-    StripeClient client(options_for(stripe.base_url()));
+    StripeClient client(client_options(stripe.base_url()));
     const auto intent = client.create_payment_intent(donation_intent());
     REQUIRE_FALSE(intent.ok());
     CHECK(intent.status().code() == StatusCode::provider_rejected);
@@ -439,7 +439,7 @@ TEST_CASE("Stripe-Should-Retry true does not make an ordinary 400 retryable") {
     res.set_header("Stripe-Should-Retry", "true");
     answer_stripe_error(res, 400, "invalid_request_error", "parameter_missing", "Missing amount.");
   });
-  StripeClient client(options_for(stripe.base_url()));
+  StripeClient client(client_options(stripe.base_url()));
   CHECK_FALSE(client.create_payment_intent(donation_intent()).ok());
   CHECK(stripe.requests().size() == 1);
 }
@@ -448,7 +448,7 @@ TEST_CASE("persistent 5xx ends as provider_unavailable after max_retries with ji
   ScriptedStripeServer stripe([](const SeenStripeRequest&, int, httplib::Response& res) {
     answer_stripe_error(res, 502, "api_error", "", "Bad gateway.");
   });
-  auto options = options_for(stripe.base_url());
+  auto options = client_options(stripe.base_url());
   options.max_retries = 3;
   options.backoff_base_ms = 100;
   options.backoff_cap_ms = 250;
@@ -474,7 +474,7 @@ TEST_CASE("a POST that hangs past the timeout is provider_timeout and is not ret
     answer_json(res, 200, kPaymentIntentJson);
   });
   server = &stripe;
-  auto options = options_for(stripe.base_url());
+  auto options = client_options(stripe.base_url());
   options.timeout_ms = 300;
   StripeClient client(options);
 
@@ -496,7 +496,7 @@ TEST_CASE("a GET that hangs is retried within its budget, then provider_timeout"
     answer_json(res, 200, kPaymentIntentJson);
   });
   server = &stripe;
-  auto options = options_for(stripe.base_url());
+  auto options = client_options(stripe.base_url());
   options.timeout_ms = 200;
   options.max_retries = 1;
   StripeClient client(options);
@@ -511,7 +511,7 @@ TEST_CASE("a GET that hangs is retried within its budget, then provider_timeout"
 
 TEST_CASE("an unreachable Stripe is provider_unavailable") {
   ensure_curl_global_init();
-  StripeClient client(options_for("http://127.0.0.1:" + std::to_string(unused_loopback_port())));
+  StripeClient client(client_options("http://127.0.0.1:" + std::to_string(unused_loopback_port())));
   const auto start = std::chrono::steady_clock::now();
   const auto intent = client.create_payment_intent(donation_intent());
   REQUIRE_FALSE(intent.ok());
@@ -544,7 +544,7 @@ TEST_CASE("a connection Stripe drops after reading a POST is retried, then outco
     }
   });
   {
-    StripeClient client(options_for("http://127.0.0.1:" + std::to_string(ntohs(address.sin_port))));
+    StripeClient client(client_options("http://127.0.0.1:" + std::to_string(ntohs(address.sin_port))));
     const auto refund = client.create_refund({"pi_3Test", 1000, "requested_by_customer", {}, "refund-1"});
     REQUIRE_FALSE(refund.ok());
     CHECK(refund.status().code() == StatusCode::provider_timeout);
@@ -560,7 +560,7 @@ TEST_CASE("a 401 from Stripe is our misconfiguration: provider_unavailable, no r
     answer_stripe_error(res, 401, "invalid_request_error", "",
                         std::string("Invalid API Key provided: ") + kStripeTestKey);
   });
-  StripeClient client(options_for(stripe.base_url()));
+  StripeClient client(client_options(stripe.base_url()));
   const auto intent = client.create_payment_intent(donation_intent());
   REQUIRE_FALSE(intent.ok());
   CHECK(intent.status().code() == StatusCode::provider_unavailable);
@@ -572,7 +572,7 @@ TEST_CASE("a POST without an Idempotency-Key is refused before anything is sent"
   ScriptedStripeServer stripe([](const SeenStripeRequest&, int, httplib::Response& res) {
     answer_json(res, 200, kPaymentIntentJson);
   });
-  StripeClient client(options_for(stripe.base_url()));
+  StripeClient client(client_options(stripe.base_url()));
   auto request = donation_intent();
   request.idempotency_key.clear();
   const auto intent = client.create_payment_intent(request);
@@ -585,7 +585,7 @@ TEST_CASE("sequential requests reuse pooled connections") {
   ScriptedStripeServer stripe([](const SeenStripeRequest&, int, httplib::Response& res) {
     answer_json(res, 200, kPaymentIntentJson);
   });
-  auto options = options_for(stripe.base_url());
+  auto options = client_options(stripe.base_url());
   options.pool_size = 2;
   StripeClient client(options);
   for (int i = 0; i < 20; ++i) REQUIRE(client.retrieve_payment_intent("pi_3Test").ok());
@@ -601,7 +601,7 @@ TEST_CASE("concurrent callers share at most pool_size connections") {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
     answer_json(res, 200, kPaymentIntentJson);
   });
-  auto options = options_for(stripe.base_url());
+  auto options = client_options(stripe.base_url());
   options.pool_size = 3;
   StripeClient client(options);
 
@@ -655,7 +655,7 @@ TEST_CASE("the secret key never appears in a Status message or a log line") {
         answer_stripe_error(res, 500, "api_error", "", echo);
       }
     });
-    StripeClient client(options_for(stripe.base_url()));
+    StripeClient client(client_options(stripe.base_url()));
     messages.push_back(client.create_payment_intent(donation_intent()).status().message());
     messages.push_back(
         client.create_refund({"pi_3Test", std::nullopt, "", {}, "refund-1"}).status().message());
@@ -665,7 +665,7 @@ TEST_CASE("the secret key never appears in a Status message or a log line") {
     messages.push_back(other_key);
   }
   {
-    StripeClient client(options_for("http://127.0.0.1:" + std::to_string(unused_loopback_port())));
+    StripeClient client(client_options("http://127.0.0.1:" + std::to_string(unused_loopback_port())));
     messages.push_back(client.retrieve_charge("ch_1").status().message());
   }
 
@@ -695,7 +695,7 @@ TEST_CASE("a balance transaction keeps exchange_rate as Stripe's decimal text") 
                     R"(,"type":"charge","source":"ch_1","status":"pending","created":1767225600,)"
                     R"("available_on":1767830400,"reporting_category":"charge"})");
   });
-  StripeClient client(options_for(stripe.base_url()));
+  StripeClient client(client_options(stripe.base_url()));
 
   const auto converted = client.retrieve_balance_transaction("txn_fx");
   REQUIRE(converted.ok());
@@ -723,7 +723,7 @@ TEST_CASE("list_events sends the window, repeated types and the cursor, and retu
       {"id":"evt_1","object":"event","type":"charge.refunded","created":1767225600,
        "data":{"object":{"id":"ch_1","object":"charge"}}}]})");
   });
-  StripeClient client(options_for(stripe.base_url()));
+  StripeClient client(client_options(stripe.base_url()));
 
   ListWindow window;
   window.created_gte = 1767225000;
@@ -765,7 +765,7 @@ TEST_CASE("list_balance_transactions filters by payout and tags each transaction
        "currency":"chf","exchange_rate":0.9134,"type":"refund","source":{"id":"re_1"},
        "status":"available","created":1767225700}]})");
   });
-  StripeClient client(options_for(stripe.base_url()));
+  StripeClient client(client_options(stripe.base_url()));
 
   ListWindow window;
   window.limit = 1000;  // clamped to Stripe's maximum
@@ -792,7 +792,7 @@ TEST_CASE("list_payouts sends the window and reads payout fields") {
       {"id":"po_1","object":"payout","amount":482500,"currency":"chf","status":"paid",
        "arrival_date":1767398400,"created":1767225600}]})");
   });
-  StripeClient client(options_for(stripe.base_url()));
+  StripeClient client(client_options(stripe.base_url()));
   ListWindow window;
   window.created_gte = 1767225000;
   const auto page = client.list_payouts(window);
@@ -815,7 +815,7 @@ TEST_CASE("create_refund sends the payment intent, amount, reason and metadata")
     answer_json(res, 200, R"({"id":"re_1","object":"refund","amount":1000,"currency":"chf",
       "status":"succeeded","payment_intent":"pi_3Test","charge":"ch_1"})");
   });
-  StripeClient client(options_for(stripe.base_url()));
+  StripeClient client(client_options(stripe.base_url()));
   CreateRefund request;
   request.payment_intent = "pi_3Test";
   request.amount_minor = 1000;
@@ -845,7 +845,7 @@ TEST_CASE("a full refund sends no amount and no reason") {
     answer_json(res, 200, R"({"id":"re_2","amount":5000,"currency":"chf","status":"pending",
       "payment_intent":"pi_3Test","charge":{"id":"ch_1"}})");
   });
-  StripeClient client(options_for(stripe.base_url()));
+  StripeClient client(client_options(stripe.base_url()));
   const auto refund = client.create_refund({"pi_3Test", std::nullopt, "", {}, "refund-rf_8"});
   REQUIRE(refund.ok());
   CHECK(refund->charge == "ch_1");
@@ -859,7 +859,7 @@ TEST_CASE("retrieve_charge reads ids of expanded objects and escapes the path id
       "currency":"eur","payment_intent":"pi_3Test",
       "balance_transaction":{"id":"txn_1","object":"balance_transaction"}})");
   });
-  StripeClient client(options_for(stripe.base_url()));
+  StripeClient client(client_options(stripe.base_url()));
   const auto charge = client.retrieve_charge("ch_1");
   REQUIRE(charge.ok());
   CHECK(charge->balance_transaction == "txn_1");
@@ -876,7 +876,7 @@ TEST_CASE("an unreadable 2xx answer to a GET is provider_unavailable") {
   ScriptedStripeServer stripe([](const SeenStripeRequest&, int, httplib::Response& res) {
     answer_json(res, 200, R"({"object":"list","data":"nope"})");
   });
-  StripeClient client(options_for(stripe.base_url()));
+  StripeClient client(client_options(stripe.base_url()));
   const auto page = client.list_payouts({});
   REQUIRE_FALSE(page.ok());
   CHECK(page.status().code() == StatusCode::provider_unavailable);
@@ -884,9 +884,9 @@ TEST_CASE("an unreadable 2xx answer to a GET is provider_unavailable") {
 
 TEST_CASE("stripe client refuses bad options at construction without echoing the key") {
   ensure_curl_global_init();
-  auto options = options_for("ftp://127.0.0.1");
+  auto options = client_options("ftp://127.0.0.1");
   CHECK_THROWS_AS(StripeClient(options), std::invalid_argument);
-  options = options_for("http://127.0.0.1:1");
+  options = client_options("http://127.0.0.1:1");
   options.secret_key = std::string("sk_test_bad\r\nX-Injected: 1");
   try {
     StripeClient client(options);
@@ -894,7 +894,7 @@ TEST_CASE("stripe client refuses bad options at construction without echoing the
   } catch (const std::invalid_argument& error) {
     CHECK(std::string(error.what()).find("sk_test_bad") == std::string::npos);
   }
-  options = options_for("http://127.0.0.1:1");
+  options = client_options("http://127.0.0.1:1");
   options.secret_key.clear();
   CHECK_THROWS_AS(StripeClient(options), std::invalid_argument);
 }
@@ -909,7 +909,7 @@ TEST_CASE("over https the client verifies Stripe's certificate and reuses the TL
   REQUIRE(stripe.base_url().rfind("https://", 0) == 0);
 
   SECTION("trusted through ca_file: requests succeed over one connection") {
-    auto options = options_for(stripe.base_url());
+    auto options = client_options(stripe.base_url());
     options.ca_file = certificate.pem_path();
     options.connect_timeout_ms = 3000;
     options.timeout_ms = 5000;
@@ -922,7 +922,7 @@ TEST_CASE("over https the client verifies Stripe's certificate and reuses the TL
   }
   SECTION("an untrusted certificate is refused before any request is sent, without retries") {
     std::vector<std::chrono::milliseconds> waits;
-    auto options = options_for(stripe.base_url());
+    auto options = client_options(stripe.base_url());
     // Loading the system CA store is slow under sanitizers: keep the handshake in budget.
     options.connect_timeout_ms = 3000;
     options.timeout_ms = 5000;

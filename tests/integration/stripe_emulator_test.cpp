@@ -88,7 +88,7 @@ class WebhookReceiver {
   std::vector<Delivery> deliveries_;
 };
 
-EmulatorOptions options_for(const std::string& webhook_url = "") {
+EmulatorOptions emulator_options(const std::string& webhook_url = "") {
   EmulatorOptions options;
   options.secret_key = kSecretKey;
   options.webhook_secret = kWebhookSecret;
@@ -174,7 +174,7 @@ bool starts_with(const std::string& text, const std::string& prefix) {
 }  // namespace
 
 TEST_CASE("emulator creates, confirms and refunds a payment intent with Stripe-shaped objects") {
-  StripeEmulator emulator(options_for());
+  StripeEmulator emulator(emulator_options());
   emulator.start();
   auto client = client_for(emulator);
 
@@ -252,7 +252,7 @@ TEST_CASE("emulator creates, confirms and refunds a payment intent with Stripe-s
 
 TEST_CASE("every webhook is delivered signed, as pretty JSON, in creation order") {
   WebhookReceiver receiver;
-  StripeEmulator emulator(options_for(receiver.url()));
+  StripeEmulator emulator(emulator_options(receiver.url()));
   emulator.start();
   auto client = client_for(emulator);
 
@@ -288,7 +288,7 @@ TEST_CASE("every webhook is delivered signed, as pretty JSON, in creation order"
 
 TEST_CASE("a webhook answered with 500 is retried until the receiver accepts it") {
   WebhookReceiver receiver(/*failures_before_success=*/2);
-  StripeEmulator emulator(options_for(receiver.url()));
+  StripeEmulator emulator(emulator_options(receiver.url()));
   emulator.start();
   emulator.create_payment_intent(1000, "EUR");
   REQUIRE(emulator.wait_for_deliveries(std::chrono::seconds(10)));
@@ -303,14 +303,14 @@ TEST_CASE("https webhooks skip certificate checks only for 127.0.0.1 without a C
   WebhookReceiver receiver(0, certificate.cert_path, certificate.key_path);
 
   SECTION("127.0.0.1 with no CA file: delivered to the self-signed receiver") {
-    StripeEmulator emulator(options_for(receiver.url()));
+    StripeEmulator emulator(emulator_options(receiver.url()));
     emulator.start();
     emulator.create_payment_intent(1000, "chf");
     REQUIRE(emulator.wait_for_deliveries(std::chrono::seconds(10)));
     CHECK(emulator.webhooks_delivered() == 1);
   }
   SECTION("localhost with no CA file: the certificate is verified, so delivery fails") {
-    StripeEmulator emulator(options_for(receiver.url("localhost")));
+    StripeEmulator emulator(emulator_options(receiver.url("localhost")));
     emulator.start();
     emulator.create_payment_intent(1000, "chf");
     REQUIRE(emulator.wait_for_deliveries(std::chrono::seconds(10)));
@@ -318,7 +318,7 @@ TEST_CASE("https webhooks skip certificate checks only for 127.0.0.1 without a C
     CHECK(receiver.deliveries().empty());
   }
   SECTION("localhost with the CA file: verified and delivered") {
-    auto options = options_for(receiver.url("localhost"));
+    auto options = emulator_options(receiver.url("localhost"));
     options.webhook_ca_file = certificate.cert_path;
     StripeEmulator emulator(options);
     emulator.start();
@@ -332,7 +332,7 @@ TEST_CASE("https webhooks skip certificate checks only for 127.0.0.1 without a C
 
 TEST_CASE("events recorded while delivery is off are only visible through the Events API") {
   WebhookReceiver receiver;
-  auto options = options_for(receiver.url());
+  auto options = emulator_options(receiver.url());
   options.deliver_webhooks = false;
   StripeEmulator emulator(options);
   emulator.start();
@@ -359,7 +359,7 @@ TEST_CASE("events recorded while delivery is off are only visible through the Ev
 }
 
 TEST_CASE("an Idempotency-Key replays the first answer and rejects other parameters") {
-  StripeEmulator emulator(options_for());
+  StripeEmulator emulator(emulator_options());
   emulator.start();
   auto client = client_for(emulator);
 
@@ -387,7 +387,7 @@ TEST_CASE("an Idempotency-Key replays the first answer and rejects other paramet
 }
 
 TEST_CASE("a request with a wrong or missing API key gets 401 invalid_request_error") {
-  StripeEmulator emulator(options_for());
+  StripeEmulator emulator(emulator_options());
   emulator.start();
   auto wrong = client_for(emulator, "sk_test_someone_else_1234");
   auto result = wrong->Get("/v1/events");
@@ -403,7 +403,7 @@ TEST_CASE("a request with a wrong or missing API key gets 401 invalid_request_er
 }
 
 TEST_CASE("the Events API pages newest first with has_more and filters by type and time") {
-  StripeEmulator emulator(options_for());
+  StripeEmulator emulator(emulator_options());
   emulator.start();
   std::vector<std::string> pi_ids;
   for (int i = 0; i < 5; ++i) {
@@ -445,7 +445,7 @@ TEST_CASE("the Events API pages newest first with has_more and filters by type a
 }
 
 TEST_CASE("a declined card fails the payment intent with last_payment_error") {
-  StripeEmulator emulator(options_for());
+  StripeEmulator emulator(emulator_options());
   emulator.start();
   auto client = client_for(emulator);
   json pi = create_payment_intent(*client, 1500);
@@ -469,7 +469,7 @@ TEST_CASE("a declined card fails the payment intent with last_payment_error") {
 }
 
 TEST_CASE("scripted faults answer 500 and 429, hang, and drop the connection") {
-  StripeEmulator emulator(options_for());
+  StripeEmulator emulator(emulator_options());
   emulator.start();
   auto client = client_for(emulator);
 
@@ -523,7 +523,7 @@ TEST_CASE("scripted faults answer 500 and 429, hang, and drop the connection") {
 }
 
 TEST_CASE("test helpers open and close disputes and pay out the available balance") {
-  StripeEmulator emulator(options_for());
+  StripeEmulator emulator(emulator_options());
   emulator.start();
   auto client = client_for(emulator);
   json first = emulator.create_external_payment(10000, "chf");
@@ -574,7 +574,7 @@ TEST_CASE("test helpers open and close disputes and pay out the available balanc
 TEST_CASE("created timestamps come from the injected clock and drive the list filters") {
   constexpr std::int64_t kNewYear = 1767225600;  // 2026-01-01T00:00:00Z
   auto clock = std::make_shared<MovableClock>(kNewYear);
-  auto options = options_for();
+  auto options = emulator_options();
   options.clock = clock;
   StripeEmulator emulator(options);
   emulator.start();

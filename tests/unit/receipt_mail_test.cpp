@@ -4,11 +4,14 @@
 
 #include "donatio/receipt.hpp"
 #include "src/receipts/receipt_mail.hpp"
+#include "support/helpers.hpp"
 
 using donatio::ReceiptDocument;
 using donatio::ReceiptKind;
 using donatio::receipts::compose_receipt_mail;
 using donatio::receipts::ReceiptMailBodies;
+
+using donatio::testing::contains;
 
 namespace {
 
@@ -27,10 +30,6 @@ ReceiptDocument sample_receipt() {
   receipt.statement = "No goods or services were provided in exchange for this contribution.";
   receipt.payment_reference = "pi_3PxTest42";
   return receipt;
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "donatio/clock.hpp"
 #include "donatio/receipt.hpp"
 #include "src/receipts/receipt_pdf.hpp"
+#include "support/helpers.hpp"
 
 using donatio::AnnualStatement;
 using donatio::Money;
@@ -21,6 +22,8 @@ using donatio::ReceiptKind;
 using donatio::StatementLine;
 using donatio::receipts::render_receipt_pdf;
 using donatio::receipts::render_statement_pdf;
+
+using donatio::testing::contains;
 
 namespace {
 
@@ -99,10 +102,6 @@ std::string pdf_text(const std::string& pdf) {
 }
 
 std::string pdf_info(const std::string& pdf) { return run_on_pdf("pdfinfo", pdf, ""); }
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
 
 std::u32string decode_utf8(const std::string& text) {
   std::u32string out;
