@@ -19,7 +19,8 @@ for kind in "${kinds[@]}"; do
   dir=build; [ "$kind" = asan ] && dir=build-asan
   phase "test: $kind"
   # Every Catch2 test case must be its own CTest test (a name with ';' or '[' would merge them).
-  # Most tests wait on sockets, child processes and timers, so 4 run at once on 2 cores.
+  # Most tests wait on sockets, child processes and timers, so several run at once on 2 cores
+  # (6 in the plain build; 4 under the sanitizers, which need the CPU).
   # Catch2 v2 exits with the number of listed tests, so its status is not an error here.
   cases=$({ "$dir/donatio_tests" --list-test-names-only || true; } | grep -c .)
   registered=$(ctest --test-dir "$dir" -N | sed -n 's/^Total Tests: //p')
@@ -27,10 +28,11 @@ for kind in "${kinds[@]}"; do
   # The service logs at info level during the plain run; afterwards every line of every test's
   # output is searched for secrets (scripts/check-logs.sh).
   level=warn; [ "$kind" = plain ] && level=info
+  jobs=4; [ "$kind" = plain ] && jobs=6
   DONATIO_TEST_LOG_LEVEL=$level \
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp" \
-    ctest --test-dir "$dir" --output-on-failure -j 4 --timeout 300
+    ctest --test-dir "$dir" --output-on-failure -j "$jobs" --timeout 300
   if [ "$kind" = plain ]; then scripts/check-logs.sh "$dir/Testing/Temporary/LastTest.log"; fi
 done
 # libFuzzer smoke run (docs/fuzzing.md) with the sanitizer builds: 5 targets x 10 s, plus a
