@@ -17,6 +17,10 @@ namespace {
 // thread or instance (a Stripe call with its retries takes far less); a replay then waits.
 constexpr std::int64_t kInFlightS = 120;
 
+Status key_in_use() {
+  return Status::Conflict("a refund with this Idempotency-Key is being processed; retry shortly", "idempotency_key_in_use");
+}
+
 // What a client key stands for: the same donation, amount and reason.
 std::string request_hash(const RefundRequest& r) {
   return store::hash_token(nlohmann::json{{"donation_id", r.donation_id},
@@ -29,8 +33,8 @@ std::string request_hash(const RefundRequest& r) {
 Result<std::optional<RefundRecord>> find_by_client_key(soci::session& sql, const RefundRequest& request,
                                                        const std::string& hash) {
   soci::rowset<soci::row> rows =
-      (sql.prepare << "SELECT id, donation_id, amount, currency, status, stripe_refund_id, reason, request_hash, created_at "
-                      "FROM refunds WHERE client_key = :k",
+      (sql.prepare << "SELECT id, donation_id, amount, currency, status, stripe_refund_id, reason, request_hash, created_at, "
+                      "error_code, error_message FROM refunds WHERE client_key = :k",
        soci::use(request.client_key));
   for (const auto& r : rows) {
     if (store::str(r, 7) != hash) {
@@ -45,6 +49,8 @@ Result<std::optional<RefundRecord>> find_by_client_key(soci::session& sql, const
     found.stripe_refund_id = store::str(r, 5);
     found.reason = store::str(r, 6);
     found.created_at = store::i64(r, 8);
+    found.error_code = store::str(r, 9);
+    found.error_message = store::str(r, 10);
     found.replayed = true;
     return std::optional<RefundRecord>(found);
   }
@@ -132,18 +138,18 @@ Result<RefundRecord> refund_donation(store::Database& db, PaymentGateway* gatewa
     // Two requests with one key at once: the other one holds the key until Stripe answered it.
     if (reserved.code() == StatusCode::conflict && reserved.error_code() != "idempotency_key_reused" &&
         !request.client_key.empty()) {
-      return Status::Conflict("a refund with this Idempotency-Key is being processed; retry shortly",
-                              "idempotency_key_in_use");
+      return key_in_use();
     }
     return reserved;
   }
-  // A replay: a refund Stripe answered (or that is final) is returned as it is; one whose outcome
-  // is unknown is asked again with the same Stripe Idempotency-Key, unless it may still be in
-  // flight elsewhere.
-  if (refund.replayed && (refund.status != "pending" || !refund.stripe_refund_id.empty())) return refund;
-  if (refund.replayed && now - refund.created_at < kInFlightS) {
-    return Status::Conflict("a refund with this Idempotency-Key is being processed; retry shortly", "idempotency_key_in_use");
+  // A replay answers what the first request answered: Stripe's refusal again, or the refund as
+  // it is when Stripe took it (or it is final). One whose outcome is unknown is asked again with
+  // the same Stripe Idempotency-Key, unless it may still be in flight elsewhere.
+  if (refund.replayed && !refund.error_code.empty()) {
+    return Status(StatusCode::provider_rejected, refund.error_code, refund.error_message);
   }
+  if (refund.replayed && (refund.status != "pending" || !refund.stripe_refund_id.empty())) return refund;
+  if (refund.replayed && now - refund.created_at < kInFlightS) return key_in_use();
 
   CreateRefund create;
   create.payment_intent = payment_intent;
@@ -158,14 +164,20 @@ Result<RefundRecord> refund_donation(store::Database& db, PaymentGateway* gatewa
     new_status = result->status == "failed" || result->status == "canceled" ? "failed" : "succeeded";
   } else if (result.status().code() == StatusCode::provider_rejected) {
     new_status = "failed";  // nothing was refunded: the reserved amount is free again
+    refund.error_code = result.status().error_code();
+    refund.error_message = result.status().message();
   }
   // provider_unavailable / timeout: stays pending (outcome unknown); the charge.refunded event
   // or a retry with the same key settles it.
   Status updated = db.transaction([&](soci::session& sql) {
     const long long at = clock.now_unix();
     soci::indicator ind = refund.stripe_refund_id.empty() ? soci::i_null : soci::i_ok;
-    sql << "UPDATE refunds SET status = :s, stripe_refund_id = :r, updated_at = :u WHERE id = :id", soci::use(new_status),
-        soci::use(refund.stripe_refund_id, ind), soci::use(at), soci::use(refund.id);
+    soci::indicator error_ind = refund.error_code.empty() ? soci::i_null : soci::i_ok;
+    soci::indicator message_ind = error_ind;
+    sql << "UPDATE refunds SET status = :s, stripe_refund_id = :r, updated_at = :u, error_code = :ec, "
+           "error_message = :em WHERE id = :id",
+        soci::use(new_status), soci::use(refund.stripe_refund_id, ind), soci::use(at),
+        soci::use(refund.error_code, error_ind), soci::use(refund.error_message, message_ind), soci::use(refund.id);
     return Status::Ok();
   });
   refund.status = new_status;

@@ -37,6 +37,9 @@ struct RefundRecord {
   std::string stripe_refund_id;
   std::string reason;
   std::int64_t created_at = 0;
+  // Stripe refused it (status failed, no Stripe refund): its error, answered again on a replay.
+  std::string error_code;
+  std::string error_message;
   bool replayed = false;  // answered from an earlier request with the same client key
 };
 

@@ -5,6 +5,7 @@
 
 #include <ctime>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include "donatio/clock.hpp"
@@ -246,6 +247,72 @@ TEST_CASE("a refund sent again with its Idempotency-Key is made once") {
       CHECK(other->status == 409);
       CHECK(json::parse(other->body)["error"]["code"] == "idempotency_key_reused");
       CHECK(fx.stripe().count("POST", "/v1/refunds") == 1);
+    }
+  }
+}
+
+TEST_CASE("a refund retried with its Idempotency-Key answers what the first answered, or asks Stripe again when unknown") {
+  for (Backend backend : test_backends()) {
+    SECTION(backend_name(backend)) {
+      ServiceFixture fx(backend, {.stripe_emulator = true});
+      fx.create_campaign("flood-relief-2026", "CHF");
+      const auto admin = fx.token("admin");
+
+      // Stripe refuses: 502 with its code; the retry gets the same 502 without asking Stripe.
+      const auto refused = succeeded_donation(fx, "cy@example.org", "Cy", 5000);
+      const std::string refused_path = "/v1/admin/donations/" + refused + "/refund";
+      auto headers = bearer(admin);
+      headers.emplace("Idempotency-Key", "refund-refused-1");
+      fx.stripe().fail_next(1, 400,
+                            R"({"error":{"type":"invalid_request_error","code":"charge_disputed",)"
+                            R"("message":"This charge is disputed."}})",
+                            "/v1/refunds");
+      auto first = fx.client().Post(refused_path.c_str(), headers, "{}", "application/json");
+      REQUIRE(first);
+      INFO(first->body);
+      CHECK(first->status == 502);
+      const auto first_error = json::parse(first->body)["error"];
+      auto retry = fx.client().Post(refused_path.c_str(), headers, "{}", "application/json");
+      REQUIRE(retry);
+      CHECK(retry->status == 502);
+      CHECK(json::parse(retry->body)["error"]["code"] == first_error["code"]);
+      CHECK(json::parse(retry->body)["error"]["message"] == first_error["message"]);
+      CHECK(fx.stripe().count("POST", "/v1/refunds") == 1);
+      CHECK(query_string(fx, "SELECT status FROM refunds WHERE donation_id = '" + refused + "'") == "failed");
+
+      // Stripe unreachable: the outcome is unknown, the refund stays pending and holds the key.
+      const auto unknown = succeeded_donation(fx, "di@example.org", "Di", 5000);
+      const std::string unknown_path = "/v1/admin/donations/" + unknown + "/refund";
+      auto unknown_headers = bearer(admin);
+      unknown_headers.emplace("Idempotency-Key", "refund-unknown-1");
+      fx.stripe().fail_next(100, 500, "", "/v1/refunds");
+      auto down = fx.client().Post(unknown_path.c_str(), unknown_headers, "{}", "application/json");
+      REQUIRE(down);
+      CHECK(down->status == 503);
+      fx.stripe().clear_faults();
+      const int calls = fx.stripe().count("POST", "/v1/refunds");
+      auto busy = fx.client().Post(unknown_path.c_str(), unknown_headers, "{}", "application/json");
+      REQUIRE(busy);
+      CHECK(busy->status == 409);
+      CHECK(json::parse(busy->body)["error"]["code"] == "idempotency_key_in_use");
+      CHECK(fx.stripe().count("POST", "/v1/refunds") == calls);
+      // Past the in-flight bound (120 s) a retry asks Stripe again with the same Stripe key.
+      exec_sql(fx, {"UPDATE refunds SET created_at = created_at - 121 WHERE donation_id = '" + unknown + "'"});
+      auto later = fx.client().Post(unknown_path.c_str(), unknown_headers, "{}", "application/json");
+      REQUIRE(later);
+      INFO(later->body);
+      CHECK(later->status == 201);
+      CHECK(later->get_header_value("Idempotent-Replayed") == "true");
+      CHECK(json::parse(later->body)["status"] == "succeeded");
+      std::set<std::string> keys;
+      for (const auto& r : fx.stripe().requests()) {
+        if (r.method == "POST" && r.path == "/v1/refunds" && r.params.count("metadata[donation_id]") &&
+            r.params.find("metadata[donation_id]")->second == unknown) {
+          keys.insert(r.idempotency_key.value_or(""));
+        }
+      }
+      CHECK(keys.size() == 1);
+      CHECK(count_rows(fx, "SELECT COUNT(*) FROM refunds WHERE donation_id = '" + unknown + "'") == 1);
     }
   }
 }
