@@ -9,26 +9,11 @@
 #include "src/http/context.hpp"
 #include "src/http/donation_json.hpp"
 #include "src/http/errors.hpp"
+#include "src/http/page_query.hpp"
 #include "src/http/server.hpp"
 #include "src/store/donation_store.hpp"
 
 namespace donatio::http {
-namespace {
-
-// Cursor: "<created_at>.<id>" — opaque to clients, validated here.
-std::optional<std::pair<std::int64_t, std::string>> parse_cursor(const std::string& text) {
-  const auto dot = text.find('.');
-  if (dot == std::string::npos || dot == 0 || dot > 12) return std::nullopt;
-  const std::string at = text.substr(0, dot);
-  if (at.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
-  std::string id = text.substr(dot + 1);
-  if (id.empty() || id.size() > 64 || id.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos) {
-    return std::nullopt;
-  }
-  return std::make_pair(std::stoll(at), std::move(id));
-}
-
-}  // namespace
 
 void register_donation_routes(HttpServer& server, ServiceContext& ctx) {
   server.post("/v1/donations", "/v1/donations", [&ctx](const httplib::Request& req, httplib::Response& res) {
@@ -51,29 +36,12 @@ void register_donation_routes(HttpServer& server, ServiceContext& ctx) {
     if (!filter.status.empty() && !parse_donation_status(filter.status)) {
       return send_error(res, Status::InvalidArgument("status", "unknown status '" + filter.status + "'"));
     }
-    for (const char* name : {"from", "to"}) {
-      if (!req.has_param(name)) continue;
-      std::int64_t at = 0;
-      if (!parse_iso8601(req.get_param_value(name), at)) {
-        return send_error(res, Status::InvalidArgument(name, std::string(name) + " must be an ISO-8601 date or timestamp"));
-      }
-      (std::string(name) == "from" ? filter.from : filter.to) = at;
-    }
-    if (filter.from && filter.to && *filter.to <= *filter.from) {
-      return send_error(res, Status::InvalidArgument("to", "to must be after from"));
-    }
-    if (req.has_param("limit")) {
-      const std::string limit = req.get_param_value("limit");
-      if (limit.empty() || limit.size() > 4 || limit.find_first_not_of("0123456789") != std::string::npos ||
-          std::stoi(limit) < 1 || std::stoi(limit) > 500) {
-        return send_error(res, Status::InvalidArgument("limit", "limit must be an integer from 1 to 500"));
-      }
-      filter.limit = std::stoi(limit);
-    }
-    if (req.has_param("cursor")) {
-      filter.after = parse_cursor(req.get_param_value("cursor"));
-      if (!filter.after) return send_error(res, Status::InvalidArgument("cursor", "cursor is not valid"));
-    }
+    auto query = read_page_query(req, {.max_limit = 500});
+    if (!query.ok()) return send_error(res, query.status());
+    filter.from = query->from;
+    filter.to = query->to;
+    if (query->limit) filter.limit = *query->limit;
+    filter.after = query->after;
     auto page = store::DonationStore(ctx.db).list(filter);
     if (!page.ok()) return send_error(res, page.status());
     nlohmann::json data = nlohmann::json::array();

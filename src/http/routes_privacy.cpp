@@ -6,6 +6,7 @@
 #include "donatio/clock.hpp"
 #include "src/http/context.hpp"
 #include "src/http/errors.hpp"
+#include "src/http/page_query.hpp"
 #include "src/http/request_context.hpp"
 #include "src/http/server.hpp"
 #include "src/privacy/donor_privacy.hpp"
@@ -14,43 +15,15 @@
 namespace donatio::http {
 namespace {
 
-// Reads from/to/limit/cursor; on bad input writes the 400 and returns nullopt.
-std::optional<store::AuditFilter> read_audit_query(const httplib::Request& req, httplib::Response& res) {
+// Reads from/to/limit/cursor (the cursor's key is the audit row id).
+Result<store::AuditFilter> read_audit_query(const httplib::Request& req) {
+  auto query = read_page_query(req, {.max_limit = 1000, .key_chars = "0123456789", .max_key_length = 18});
+  if (!query.ok()) return query.status();
   store::AuditFilter filter;
-  for (const char* name : {"from", "to"}) {
-    if (!req.has_param(name)) continue;
-    std::int64_t at = 0;
-    if (!parse_iso8601(req.get_param_value(name), at)) {
-      send_error(res, Status::InvalidArgument(name, std::string(name) + " must be an ISO-8601 date or timestamp"));
-      return std::nullopt;
-    }
-    (std::string(name) == "from" ? filter.from : filter.to) = at;
-  }
-  if (filter.from && filter.to && *filter.to <= *filter.from) {
-    send_error(res, Status::InvalidArgument("to", "to must be after from"));
-    return std::nullopt;
-  }
-  if (req.has_param("limit")) {
-    const std::string limit = req.get_param_value("limit");
-    if (limit.empty() || limit.size() > 4 || limit.find_first_not_of("0123456789") != std::string::npos ||
-        std::stoi(limit) < 1 || std::stoi(limit) > 1000) {
-      send_error(res, Status::InvalidArgument("limit", "limit must be an integer from 1 to 1000"));
-      return std::nullopt;
-    }
-    filter.limit = std::stoi(limit);
-  }
-  if (req.has_param("cursor")) {
-    // "<created_at>.<id>", as returned in next_cursor.
-    const std::string cursor = req.get_param_value("cursor");
-    const auto dot = cursor.find('.');
-    const bool digits = !cursor.empty() && cursor.find_first_not_of("0123456789.") == std::string::npos;
-    if (!digits || dot == std::string::npos || dot == 0 || dot > 12 || dot + 1 == cursor.size() ||
-        cursor.size() - dot > 19 || cursor.find('.', dot + 1) != std::string::npos) {
-      send_error(res, Status::InvalidArgument("cursor", "cursor is not valid"));
-      return std::nullopt;
-    }
-    filter.after = std::make_pair(std::stoll(cursor.substr(0, dot)), std::stoll(cursor.substr(dot + 1)));
-  }
+  filter.from = query->from;
+  filter.to = query->to;
+  if (query->limit) filter.limit = *query->limit;
+  if (query->after) filter.after = std::make_pair(query->after->first, std::stoll(query->after->second));
   return filter;
 }
 
@@ -70,8 +43,8 @@ nlohmann::json audit_json(const store::AuditRecord& r) {
 void register_privacy_routes(HttpServer& server, ServiceContext& ctx) {
   server.get("/v1/admin/audit", "/v1/admin/audit", [&ctx](const httplib::Request& req, httplib::Response& res) {
     if (!require_role(ctx, req, res, "admin")) return;
-    auto filter = read_audit_query(req, res);
-    if (!filter) return;
+    auto filter = read_audit_query(req);
+    if (!filter.ok()) return send_error(res, filter.status());
     auto page = store::list_audit(ctx.db, *filter);
     if (!page.ok()) return send_error(res, page.status());
     nlohmann::json data = nlohmann::json::array();

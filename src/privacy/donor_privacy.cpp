@@ -250,14 +250,22 @@ Result<Purge> purge_expired(store::Database& db, int retention_years, const Acto
   Purge p;
   p.cutoff = retention_cutoff(retention_years, now);
   static constexpr const char* kOld = "(SELECT id FROM donations WHERE created_at < :c)";
-  Status s = db.transaction([&](soci::session& sql) {
+  auto count_all = [&](soci::session& sql) {
     p.donations = count(sql, "SELECT COUNT(*) FROM donations WHERE created_at < :c", p.cutoff);
     p.receipts = count(sql, std::string("SELECT COUNT(*) FROM receipts WHERE donation_id IN ") + kOld, p.cutoff);
     p.refunds = count(sql, std::string("SELECT COUNT(*) FROM refunds WHERE donation_id IN ") + kOld, p.cutoff);
     p.history = count(sql, std::string("SELECT COUNT(*) FROM donation_history WHERE donation_id IN ") + kOld, p.cutoff);
     p.events = count(sql, "SELECT COUNT(*) FROM events WHERE created < :c", p.cutoff);
     p.outbox = count(sql, "SELECT COUNT(*) FROM outbox WHERE created_at < :c", p.cutoff);
-    if (dry_run) return Status::Ok();
+    return Status::Ok();
+  };
+  // A dry run only reads: it takes no write lock, so it can run beside the service at any time.
+  if (dry_run) {
+    if (Status s = db.read(count_all); !s.ok()) return s;
+    return p;
+  }
+  Status s = db.transaction([&](soci::session& sql) {
+    count_all(sql);
     const long long c = p.cutoff;
     for (const char* table : {"receipts", "refunds", "donation_history", "idempotency_keys"}) {
       sql << std::string("DELETE FROM ") + table + " WHERE donation_id IN " + kOld, soci::use(c);
