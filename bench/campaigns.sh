@@ -22,6 +22,7 @@ THREADS=${THREADS:-2}
 ROUNDS=${ROUNDS:-3}
 CAMPAIGNS=${CAMPAIGNS:-20}
 BUILD_DIR=${BUILD_DIR:-build}
+source "$(dirname "$0")/lib.sh"
 
 DONATIO="${DONATIO_BIN:-$BUILD_DIR/donatio}"
 HELLO="$BUILD_DIR/bench_hello"
@@ -32,17 +33,6 @@ command -v wrk >/dev/null || { echo "campaigns.sh: wrk not installed (apt-get in
 DONATIO=$(realpath "$DONATIO")
 HELLO=$(realpath "$HELLO")
 
-# wrk -d accepts 10s / 1m / plain seconds; the timeout around it needs seconds.
-duration_s() {
-  local d=$1
-  case "$d" in
-    *ms) echo 1 ;;
-    *s) echo "${d%s}" ;;
-    *m) echo $(( ${d%m} * 60 )) ;;
-    *h) echo $(( ${d%h} * 3600 )) ;;
-    *) echo "$d" ;;
-  esac
-}
 WRK_TIMEOUT=$(( $(duration_s "$DURATION") + 30 ))
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/donatio-bench.XXXXXX")
@@ -60,9 +50,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
 PORT=$(free_port)
 HELLO_PORT=$(free_port)
 while [[ "$HELLO_PORT" == "$PORT" ]]; do HELLO_PORT=$(free_port); done

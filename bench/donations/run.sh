@@ -39,6 +39,7 @@ FAKE_DELAY_MS=${FAKE_DELAY_MS:-0}
 BUILD_DIR=${BUILD_DIR:-build}
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
+source "$REPO/bench/lib.sh"
 CAMPAIGN=bench-campaign
 STRIPE_KEY=sk_test_bench_$(date +%s)
 STRIPE_POOL=${STRIPE_POOL:-16}
@@ -54,37 +55,17 @@ for tool in wrk python3 curl timeout; do
   command -v "$tool" >/dev/null || { echo "run.sh: $tool not installed" >&2; exit 2; }
 done
 
-duration_s() {
-  local d=$1
-  case "$d" in
-    *ms) echo 1 ;; *s) echo "${d%s}" ;; *m) echo $(( ${d%m} * 60 )) ;; *) echo "$d" ;;
-  esac
-}
 WRK_TIMEOUT=$(( $(duration_s "$DURATION") + 30 ))
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/donatio-dnbench.XXXXXX")
 DONATIO_PID=""
 FAKE_PID=""
 PERF_PID=""
-stop_pid() {  # $1 = pid; SIGTERM, wait up to 15 s, then SIGKILL
-  local pid=$1
-  [[ -n "$pid" ]] || return 0
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
 stop_donatio() {
   stop_pid "$DONATIO_PID"
   DONATIO_PID=""
-  if [[ -n "$PERF_PID" ]]; then
-    for _ in $(seq 1 300); do kill -0 "$PERF_PID" 2>/dev/null || break; sleep 0.1; done
-    kill "$PERF_PID" 2>/dev/null || true
-    wait "$PERF_PID" 2>/dev/null || true
-    PERF_PID=""
-    cp "$TMP/perf.data" "${PERF_OUT:-/tmp/donatio-donations.perf.data}" &&
-      echo "# perf data: ${PERF_OUT:-/tmp/donatio-donations.perf.data}" >&2
-  fi
+  finish_perf "$PERF_PID" "$TMP/perf.data" "${PERF_OUT:-/tmp/donatio-donations.perf.data}"
+  PERF_PID=""
 }
 stop_fake() { stop_pid "$FAKE_PID"; FAKE_PID=""; }
 cleanup() {
@@ -94,10 +75,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
 
 # The fake binds an ephemeral port and prints "PORT n" once it accepts; no HTTP request is made
 # to check it, so every connection it counts comes from the client under test.
@@ -157,26 +134,14 @@ name = "Bench Foundation"
 CONF
   export DONATIO_BENCH_STRIPE_KEY=$STRIPE_KEY
   export DONATIO_BENCH_WEBHOOK_SECRETS=whsec_bench
-  timeout 30 "$DONATIO" campaign add --config "$dir/donatio.toml" --slug "$CAMPAIGN" --title "Bench campaign" \
-    --currency CHF --goal 100000000 --category general --description "Campaign for bench/donations/run.sh." \
-    >"$dir/campaign.txt" 2>&1 || { cat "$dir/campaign.txt" >&2; return 1; }
-  if [[ "${2:-}" == perf ]]; then
-    # perf cannot attach to a running process on this VM (-p records no samples), so donatio
-    # runs as perf's child; DONATIO_PID is donatio itself, perf exits with it.
-    perf record -e cpu-clock --call-graph dwarf,16384 -F 499 -o "$TMP/perf.data" -- \
-      "$DONATIO" serve --config "$dir/donatio.toml" >"$dir/donatio.log" 2>"$dir/perf.log" &
-    PERF_PID=$!
-    for _ in $(seq 1 50); do DONATIO_PID=$(pgrep -P "$PERF_PID" || true); [[ -n "$DONATIO_PID" ]] && break; sleep 0.1; done
-  else
-    "$DONATIO" serve --config "$dir/donatio.toml" >"$dir/donatio.log" 2>&1 &
-    DONATIO_PID=$!
-  fi
+  add_campaign "$dir/donatio.toml" "$CAMPAIGN" "Campaign for bench/donations/run.sh." "$dir/campaign.txt"
+  local perf_data=""
+  [[ "${2:-}" == perf ]] && perf_data=$TMP/perf.data
+  serve_donatio "$dir/donatio.toml" "$dir/donatio.log" "$perf_data" 499
+  DONATIO_PID=$SERVED_PID
+  PERF_PID=$SERVED_PERF_PID
   DONATIO_PORT=$port
-  for _ in $(seq 1 150); do
-    curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:$port/healthz" 2>/dev/null && return 0
-    kill -0 "$DONATIO_PID" 2>/dev/null || break
-    sleep 0.1
-  done
+  wait_http "http://127.0.0.1:$port/healthz" "$DONATIO_PID" && return 0
   echo "run.sh: donatio did not answer (KEEP_TMP=1 keeps $dir)" >&2
   cat "$dir/donatio.log" >&2
   return 1

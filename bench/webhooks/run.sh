@@ -46,6 +46,7 @@ SERVER_THREADS=${SERVER_THREADS:-64}
 BUILD_DIR=${BUILD_DIR:-build}
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
+source "$REPO/bench/lib.sh"
 PEER_SRC=${PEER_SRC:-$REPO/../shared/peers/node-webhook-baseline}
 [[ -d "$PEER_SRC" ]] || PEER_SRC=/work/shared/peers/node-webhook-baseline
 NWB_DIR=${NWB_DIR:-/tmp/nwb}
@@ -62,12 +63,6 @@ done
 # shim would leave the SMTP sink running).
 PYTHON=$(python3 -c 'import sys; print(sys.executable)')
 
-duration_s() {
-  local d=$1
-  case "$d" in
-    *ms) echo 1 ;; *s) echo "${d%s}" ;; *m) echo $(( ${d%m} * 60 )) ;; *) echo "$d" ;;
-  esac
-}
 DUR_S=$(duration_s "$DURATION")
 WRK_TIMEOUT=$(( DUR_S + 30 ))
 
@@ -77,28 +72,12 @@ SERVER_PID=""
 PERF_PID=""
 SINK_PID=""
 stop_server() {
-  [[ -n "$SERVER_PID" ]] || return 0
-  kill "$SERVER_PID" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$SERVER_PID" 2>/dev/null || true
-  wait "$SERVER_PID" 2>/dev/null || true
+  stop_pid "$SERVER_PID" 100
   SERVER_PID=""
-  if [[ -n "$PERF_PID" ]]; then
-    for _ in $(seq 1 300); do kill -0 "$PERF_PID" 2>/dev/null || break; sleep 0.1; done
-    kill "$PERF_PID" 2>/dev/null || true
-    wait "$PERF_PID" 2>/dev/null || true
-    PERF_PID=""
-    cp "$TMP/perf.data" "${PERF_OUT:-/tmp/donatio-webhooks.perf.data}" && echo "# perf data: ${PERF_OUT:-/tmp/donatio-webhooks.perf.data}" >&2
-  fi
+  finish_perf "$PERF_PID" "$TMP/perf.data" "${PERF_OUT:-/tmp/donatio-webhooks.perf.data}"
+  PERF_PID=""
 }
-stop_sink() {
-  [[ -n "$SINK_PID" ]] || return 0
-  kill "$SINK_PID" 2>/dev/null || true
-  for _ in $(seq 1 50); do kill -0 "$SINK_PID" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$SINK_PID" 2>/dev/null || true
-  wait "$SINK_PID" 2>/dev/null || true
-  SINK_PID=""
-}
+stop_sink() { stop_pid "$SINK_PID" 50; SINK_PID=""; }
 cleanup() {
   stop_server
   stop_sink
@@ -108,17 +87,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-wait_ready() {
-  local url=$1
-  for _ in $(seq 1 150); do
-    curl -fsS -o /dev/null --max-time 1 "$url" 2>/dev/null && return 0
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "run.sh: $url did not answer (KEEP_TMP=1 keeps the logs in $TMP)" >&2
+wait_ready() {  # $1 = url
+  wait_http "$1" "$SERVER_PID" && return 0
+  echo "run.sh: $1 did not answer (KEEP_TMP=1 keeps the logs in $TMP)" >&2
   return 1
 }
 
@@ -186,20 +157,12 @@ $smtp
 name = "Bench Foundation"
 CONF
   export STRIPE_WEBHOOK_SECRETS=$SECRET
-  timeout 30 "$DONATIO" campaign add --config "$dir/donatio.toml" --slug "$CAMPAIGN" --title "Bench campaign" \
-    --currency CHF --goal 100000000 --category general --description "Campaign for bench/webhooks/run.sh." \
-    >"$dir/campaign.txt" 2>&1 || { cat "$dir/campaign.txt" >&2; return 1; }
-  if [[ "${2:-}" == perf ]]; then
-    # perf cannot attach to a running process on this VM (-p records no samples), so the
-    # server runs as perf's child; SERVER_PID is donatio itself, perf exits with it.
-    perf record -e cpu-clock --call-graph dwarf,16384 -F 199 -o "$TMP/perf.data" -- \
-      "$DONATIO" serve --config "$dir/donatio.toml" >"$dir/server.log" 2>"$dir/perf.log" &
-    PERF_PID=$!
-    for _ in $(seq 1 50); do SERVER_PID=$(pgrep -P "$PERF_PID" || true); [[ -n "$SERVER_PID" ]] && break; sleep 0.1; done
-  else
-    "$DONATIO" serve --config "$dir/donatio.toml" >"$dir/server.log" 2>&1 &
-    SERVER_PID=$!
-  fi
+  add_campaign "$dir/donatio.toml" "$CAMPAIGN" "Campaign for bench/webhooks/run.sh." "$dir/campaign.txt"
+  local perf_data=""
+  [[ "${2:-}" == perf ]] && perf_data=$TMP/perf.data
+  serve_donatio "$dir/donatio.toml" "$dir/server.log" "$perf_data" 199
+  SERVER_PID=$SERVED_PID
+  PERF_PID=$SERVED_PERF_PID
   PORT=$port
   wait_ready "http://127.0.0.1:$port/healthz"
 }
