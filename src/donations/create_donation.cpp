@@ -143,7 +143,6 @@ Answer DonationCreator::call_gateway(const std::string& donation_id, const Donat
     // Idempotency-Key resumes it, and the settle sweep recovers an intent Stripe did create.
     return error_answer(s);
   }
-  if (Status s = donations.attach_payment_intent(donation_id, intent->id, now); !s.ok()) return error_answer(s);
   const nlohmann::json body{{"id", donation_id},
                             {"status", "pending"},
                             {"amount", charged},
@@ -154,8 +153,10 @@ Answer DonationCreator::call_gateway(const std::string& donation_id, const Donat
                             {"client_secret", intent->client_secret},
                             {"payment_intent", intent->id}};
   Answer answer{201, body.dump()};
-  if (!key.empty()) {
-    if (Status s = donations.store_response(key, answer.status, answer.body); !s.ok()) return error_answer(s);
+  // The intent and the answer a replay returns commit together. Should this fail, the row has
+  // no intent and the key no answer: a retry with the key resumes through Stripe's idempotency.
+  if (Status s = donations.attach_payment_intent(donation_id, intent->id, now, key, answer.status, answer.body); !s.ok()) {
+    return error_answer(s);
   }
   spdlog::info("donation {} created with payment intent {}", donation_id, intent->id);
   return answer;

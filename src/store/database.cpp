@@ -5,14 +5,32 @@
 #include <soci/sqlite3/soci-sqlite3.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <thread>
 
 #include "src/store/migrations_embedded.hpp"
 
 namespace donatio::store {
 namespace {
+
+constexpr auto kSqliteBusyTimeout = std::chrono::seconds(10);
+
+// SQLite's own busy handler sleeps 1, 2, 5, 10, … 100 ms between tries for the write lock. Our
+// write transactions hold it for about a millisecond (the webhook writer's group commits a
+// little longer), so a loser slept far past the moment the lock was free, and a background
+// writer (the outbox worker) colliding with the webhook writer stalled every webhook request
+// waiting on it. This one tries again after 50 µs, doubling up to 1.6 ms, for up to 10 s.
+int retry_soon_busy_handler(void*, int attempts) {
+  thread_local std::chrono::steady_clock::time_point started;
+  const auto now = std::chrono::steady_clock::now();
+  if (attempts == 0) started = now;
+  if (now - started > kSqliteBusyTimeout) return 0;  // SQLITE_BUSY: the transaction fails
+  std::this_thread::sleep_for(std::chrono::microseconds(50 << std::min(attempts, 5)));
+  return 1;
+}
 
 std::string url_decode(const std::string& s) {
   std::string out;
@@ -199,7 +217,8 @@ Result<std::unique_ptr<Database>> Database::open(const DatabaseConfig& config) {
         sql << "PRAGMA journal_mode=WAL";
         sql << "PRAGMA synchronous=NORMAL";
         sql << "PRAGMA foreign_keys=ON";
-        sql << "PRAGMA busy_timeout=10000";
+        auto* backend = static_cast<soci::sqlite3_session_backend*>(sql.get_backend());
+        sqlite3_busy_handler(backend->conn_, retry_soon_busy_handler, nullptr);
       } else {
         sql.open(soci::postgresql, connect);
         sql << "SET client_min_messages TO warning";

@@ -58,11 +58,16 @@ Status DonationStore::insert_pending(const NewDonation& n, const std::string& id
   });
 }
 
-Status DonationStore::attach_payment_intent(const std::string& donation_id, const std::string& pi, std::int64_t now) {
+Status DonationStore::attach_payment_intent(const std::string& donation_id, const std::string& pi, std::int64_t now,
+                                            const std::string& key, int response_status, const std::string& response_body) {
   return db_.transaction([&](soci::session& sql) {
     const long long at = now;
     sql << "UPDATE donations SET payment_intent_id = :pi, updated_at = :u WHERE id = :id AND payment_intent_id IS NULL",
         soci::use(pi), soci::use(at), soci::use(donation_id);
+    if (!key.empty()) {
+      sql << "UPDATE idempotency_keys SET response_status = :s, response_body = :b WHERE key = :k",
+          soci::use(response_status), soci::use(response_body), soci::use(key);
+    }
     return Status::Ok();
   });
 }

@@ -73,9 +73,11 @@ class DonationStore {
   // given) in one transaction. conflict(idempotency_key_in_use) when the key appeared meanwhile.
   Status insert_pending(const NewDonation& donation, const std::string& idempotency_key,
                         const std::string& request_hash, std::int64_t now, std::int64_t key_ttl_s);
-  // Records the payment intent Stripe created for the donation.
+  // Records the payment intent Stripe created for the donation and, with an idempotency key,
+  // the answer its replays return, in one transaction.
   Status attach_payment_intent(const std::string& donation_id, const std::string& payment_intent_id,
-                               std::int64_t now);
+                               std::int64_t now, const std::string& idempotency_key = {}, int response_status = 0,
+                               const std::string& response_body = {});
   // The provider refused to create the intent: the donation moves to failed (with history).
   Status mark_rejected(const std::string& donation_id, const std::string& reason, std::int64_t now);
   // Stores the final answer for an idempotency key.
