@@ -19,8 +19,18 @@ EventIngestor::~EventIngestor() {
   if (writer_.joinable()) writer_.join();
 }
 
+namespace {
+std::int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+bool EventIngestor::busy() const { return steady_ms() - last_submit_ms_.load(std::memory_order_relaxed) < 250; }
+
 std::future<IngestResult> EventIngestor::enqueue(Item item) {
   auto future = item.promise.get_future();
+  last_submit_ms_.store(steady_ms(), std::memory_order_relaxed);
   {
     std::lock_guard lock(mutex_);
     if (stopping_ || queue_.size() >= options_.max_queue) {

@@ -8,6 +8,8 @@
 // event id keep them from double-applying.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -47,6 +49,9 @@ class EventIngestor {
                                                std::string source);
   // submit + wait.
   IngestResult apply(StripeEvent event, std::string raw, std::string source);
+  // True while events are arriving (one was submitted in the last 250 ms): background work
+  // that competes for the CPU and the database (the receipt mail worker) then holds back.
+  bool busy() const;
 
  private:
   struct Item {
@@ -69,6 +74,7 @@ class EventIngestor {
   std::condition_variable ready_;
   std::deque<Item> queue_;
   bool stopping_ = false;
+  std::atomic<std::int64_t> last_submit_ms_{0};  // steady clock
   std::thread writer_;
 };
 

@@ -80,7 +80,7 @@ Result<int> Service::start() {
   auto port = server_->bind();
   if (!port.ok()) return port.status();
   port_ = *port;
-  receipt_delivery_->start(port_);
+  receipt_delivery_->start(port_, [ingestor = ingestor_.get()] { return ingestor->busy(); });
   spdlog::info("donatio listening on {}://{}:{} (database: {})", config_.server.tls ? "https" : "http",
                config_.server.host, port_, db_->is_postgres() ? "postgresql" : "sqlite");
   return port_;

@@ -142,14 +142,12 @@ std::int64_t OutboxStore::enqueue(soci::session& sql, store::Dialect, const std:
 Result<OutboxCounts> OutboxStore::counts() {
   OutboxCounts c;
   Status s = db_.read([&](soci::session& sql) {
-    soci::rowset<soci::row> rows = (sql.prepare << "SELECT status, COUNT(*) FROM outbox GROUP BY status");
-    for (const auto& r : rows) {
-      const std::string status = str(r, 0);
-      const std::int64_t n = i64(r, 1);
-      if (status == "pending") c.pending = n;
-      else if (status == "done") c.done = n;
-      else if (status == "dead") c.dead = n;
-    }
+    // Two range counts on the outbox_due index (status, next_attempt_at).
+    long long pending = 0, dead = 0;
+    sql << "SELECT COUNT(*) FROM outbox WHERE status = 'pending'", soci::into(pending);
+    sql << "SELECT COUNT(*) FROM outbox WHERE status = 'dead'", soci::into(dead);
+    c.pending = pending;
+    c.dead = dead;
     return Status::Ok();
   });
   if (!s.ok()) return s;

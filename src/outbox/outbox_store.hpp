@@ -30,9 +30,9 @@ struct OutboxItem {
   std::int64_t updated_at = 0;
 };
 
+// Rows waiting and rows given up (done rows are not counted: that would scan the whole table).
 struct OutboxCounts {
   std::int64_t pending = 0;
-  std::int64_t done = 0;
   std::int64_t dead = 0;
 };
 

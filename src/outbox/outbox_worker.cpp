@@ -51,7 +51,12 @@ void OutboxWorker::loop() {
     } catch (const std::exception& e) {  // a job bug must not kill the thread
       spdlog::error("{}: unexpected error: {}", options_.name, e.what());
     }
-    refresh_gauges();
+    // The gauges after every idle poll, and at most once a second while draining a backlog.
+    const auto now = std::chrono::steady_clock::now();
+    if (processed < options_.batch_size || now - gauges_at_ >= std::chrono::seconds(1)) {
+      refresh_gauges();
+      gauges_at_ = now;
+    }
     std::unique_lock lock(mutex_);
     if (stopping_) return;
     // A full batch means more may be due: go again at once.
@@ -88,6 +93,7 @@ int OutboxWorker::run_once() {
       (void)store_.release(item);
       continue;
     }
+    const auto started = std::chrono::steady_clock::now();
     JobOutcome outcome;
     try {
       outcome = jobs_.at(item.kind)(item);
@@ -121,8 +127,17 @@ int OutboxWorker::run_once() {
     }
     metrics_.increment("donatio_outbox_processed_total", "kind=\"" + item.kind + "\",outcome=\"" + label + "\"");
     ++processed;
+    rest_if_busy(std::chrono::steady_clock::now() - started);
   }
   return processed;
+}
+
+void OutboxWorker::rest_if_busy(std::chrono::steady_clock::duration worked) {
+  const int duty = options_.busy_duty_percent;
+  if (duty <= 0 || duty >= 100 || !options_.foreground_busy || !options_.foreground_busy()) return;
+  const auto rest = std::min<std::chrono::steady_clock::duration>(worked * (100 - duty) / duty, std::chrono::seconds(1));
+  std::unique_lock lock(mutex_);
+  wake_.wait_for(lock, rest, [this] { return stopping_; });
 }
 
 }  // namespace donatio::outbox

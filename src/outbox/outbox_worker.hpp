@@ -8,6 +8,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -43,6 +44,12 @@ struct WorkerOptions {
   std::int64_t base_backoff_s = 5;
   std::int64_t max_backoff_s = 3600;
   int max_attempts = 8;              // failed attempts before a row is dead
+  // While `foreground_busy()` says the service is busy with more urgent work (webhooks
+  // arriving), the worker works at most `busy_duty_percent` of the time: after a job that took
+  // t it rests t·(100 − duty)/duty (at most 1 s) before the next. Mail can wait seconds; a
+  // webhook answer cannot. Unset or 100: no resting.
+  std::function<bool()> foreground_busy;
+  int busy_duty_percent = 100;
 };
 
 class OutboxWorker {
@@ -66,7 +73,9 @@ class OutboxWorker {
  private:
   void loop();
   void refresh_gauges();
+  void rest_if_busy(std::chrono::steady_clock::duration worked);
 
+  std::chrono::steady_clock::time_point gauges_at_{};  // last refresh_gauges(), loop thread only
   store::Database& db_;
   const Clock& clock_;
   http::Metrics& metrics_;

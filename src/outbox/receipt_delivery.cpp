@@ -35,7 +35,7 @@ ReceiptDelivery::ReceiptDelivery(const Config& config, const Secrets& secrets, s
 
 ReceiptDelivery::~ReceiptDelivery() { stop(); }
 
-void ReceiptDelivery::start(int bound_port) {
+void ReceiptDelivery::start(int bound_port, std::function<bool()> webhooks_busy) {
   if (config_.server.receipt_link_base.empty()) {
     links_->set_base("https://" + config_.server.host + ":" + std::to_string(bound_port));
   }
@@ -48,6 +48,8 @@ void ReceiptDelivery::start(int bound_port) {
     WorkerOptions o = base;
     o.name = "outbox-mail";
     o.lease_s = config_.smtp.timeout_ms / 1000 * 2 + 60;  // a send never outlives its lease
+    o.foreground_busy = std::move(webhooks_busy);
+    o.busy_duty_percent = kMailDutyPercent;
     mail_worker_ = std::make_unique<OutboxWorker>(
         db_, clock_, metrics_, o,
         std::map<std::string, Job>{{kReceiptEmail, receipt_email_job(*receipts_, *mailer_, config_.smtp.from, *links_)}});

@@ -7,6 +7,7 @@
 // (receipts(), links()) are thread-safe.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -30,7 +31,10 @@ class ReceiptDelivery {
   ~ReceiptDelivery();
 
   // Sets the link base (server.receipt_link_base or https://HOST:PORT) and starts the workers.
-  void start(int bound_port);
+  // `webhooks_busy`: true while webhooks are arriving; the mail worker (PDF rendering, SMTP)
+  // then works at most kMailDutyPercent of the time.
+  void start(int bound_port, std::function<bool()> webhooks_busy = {});
+  static constexpr int kMailDutyPercent = 10;
   void stop();
 
   receipts::ReceiptService& receipts() { return *receipts_; }

@@ -4,11 +4,14 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <set>
 #include <thread>
 
 #include "src/outbox/outbox_store.hpp"
+#include "src/outbox/outbox_worker.hpp"
 #include "support/service_fixture.hpp"
 #include "support/webhook_client.hpp"
 #include "webhooks/signature.hpp"
@@ -34,6 +37,15 @@ bool post_success(ServiceFixture& fx, int i, int port = 0) {
 
 void succeed(ServiceFixture& fx, int i) { REQUIRE(post_success(fx, i)); }
 
+long long count_rows_in(donatio::store::Database& db, const std::string& query) {
+  long long n = -1;
+  REQUIRE(db.read([&](soci::session& sql) {
+    sql << query, soci::into(n);
+    return donatio::Status::Ok();
+  }).ok());
+  return n;
+}
+
 std::string message_id(const std::string& data) {
   const auto at = data.find("Message-ID: ");
   if (at == std::string::npos) return "";
@@ -53,6 +65,56 @@ TEST_CASE("backoff doubles from the base, is capped, and jitter only shortens it
   CHECK(backoff_seconds(3, 5, 3600, 0.99) <= 20);
   CHECK(backoff_seconds(20, 5, 3600, 0.99) <= 3600);
   CHECK(backoff_seconds(1, 1, 1, 0.99) == 1);
+}
+
+TEST_CASE("while the foreground is busy the worker rests nine times as long as each job took, and none otherwise") {
+  TestDatabase database(Backend::sqlite);
+  donatio::DatabaseConfig c;
+  c.url = database.url();
+  c.pool_size = 2;
+  auto db = donatio::store::Database::open(c);
+  REQUIRE(db.ok());
+  REQUIRE((*db)->migrate().ok());
+  donatio::SystemClock clock;
+  donatio::http::Metrics metrics;
+  auto enqueue = [&](int n) {
+    REQUIRE((*db)->transaction([&](soci::session& sql) {
+      for (int i = 0; i < n; ++i) {
+        donatio::outbox::OutboxStore::enqueue(sql, (*db)->dialect(), "slow_job", "{}", clock.now_unix());
+      }
+      return donatio::Status::Ok();
+    }).ok());
+  };
+  std::atomic<bool> busy{true};
+  std::atomic<int> jobs{0};
+  donatio::outbox::WorkerOptions options;
+  options.batch_size = 4;
+  options.foreground_busy = [&] { return busy.load(); };
+  options.busy_duty_percent = 10;
+  donatio::outbox::OutboxWorker worker(**db, clock, metrics, options,
+                                       {{"slow_job", [&](const donatio::outbox::OutboxItem&) {
+                                          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+                                          ++jobs;
+                                          return donatio::outbox::JobOutcome::Done();
+                                        }}});
+  using std::chrono::steady_clock;
+  enqueue(4);
+  auto start = steady_clock::now();
+  CHECK(worker.run_once() == 4);
+  const auto busy_took = steady_clock::now() - start;
+  // 4 jobs of >= 20 ms, each followed by a rest of >= 9 x 20 ms.
+  CHECK(busy_took >= std::chrono::milliseconds(4 * (20 + 180)));
+  CHECK(jobs == 4);
+  CHECK(count_rows_in(**db, "SELECT COUNT(*) FROM outbox WHERE status = 'done'") == 4);
+
+  busy = false;
+  enqueue(4);
+  start = steady_clock::now();
+  CHECK(worker.run_once() == 4);
+  const auto idle_took = steady_clock::now() - start;
+  CHECK(jobs == 8);
+  // No rest: well under the time of the rests alone (generous for a loaded machine).
+  CHECK(idle_took < std::chrono::milliseconds(4 * 180));
 }
 
 TEST_CASE("SMTP down: nothing is lost, when the server is back the mail goes out exactly once") {
