@@ -2,7 +2,7 @@
 # Sets up everything and runs the whole test suite: installs packages, starts PostgreSQL,
 # builds the plain build and the ASan+UBSan build, and runs every test (SQLite and
 # PostgreSQL) in both. PostgreSQL tests never skip: if the server cannot start, this fails.
-#   scripts/test.sh            both builds, then a 10 s libFuzzer run per target (scripts/fuzz.sh)
+#   scripts/test.sh            both builds, then a 5 s libFuzzer run per target (scripts/fuzz.sh)
 #   scripts/test.sh plain      plain build only (faster while developing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,9 +35,9 @@ for kind in "${kinds[@]}"; do
     ctest --test-dir "$dir" --output-on-failure -j "$jobs" --timeout 300
   if [ "$kind" = plain ]; then scripts/check-logs.sh "$dir/Testing/Temporary/LastTest.log"; fi
 done
-# libFuzzer smoke run (docs/fuzzing.md) with the sanitizer builds: 5 targets x 10 s, plus a
+# libFuzzer smoke run (docs/fuzzing.md) with the sanitizer builds: 5 targets x 5 s, plus a
 # clang build of the core parsers in build-fuzz/ (about 30 s cold on 2 cores).
 case " ${kinds[*]} " in
-  *" asan "*) phase "fuzz"; scripts/fuzz.sh 10 ;;
+  *" asan "*) phase "fuzz"; scripts/fuzz.sh 5 ;;
 esac
 phase "done"
