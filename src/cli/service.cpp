@@ -114,8 +114,9 @@ void Service::stop() {
   // Only after every request thread is gone may what they use go away.
   if (server_thread_.joinable()) server_thread_.join();
   if (sweep_thread_.joinable()) sweep_thread_.join();
-  ingestor_.reset();  // drains queued events: every waiter gets an answer
+  // The mail worker asks the ingestor whether webhooks are arriving: it stops first.
   if (receipt_delivery_) receipt_delivery_->stop();
+  ingestor_.reset();  // drains queued events: every waiter gets an answer
 }
 
 }  // namespace donatio::cli
