@@ -34,7 +34,8 @@ std::string contains_pattern(const std::string& text) {
   return out + "%";
 }
 
-// The donor's donations (newest last). `for_update` locks them on PostgreSQL.
+// The donor's donations, oldest first. `only_unerased` (erasure) leaves out those already erased
+// and locks the rest on PostgreSQL.
 std::vector<store::DonationRecord> donations_of(soci::session& sql, store::Dialect dialect, const std::string& email,
                                                 bool only_unerased) {
   std::string query = std::string("SELECT ") + store::kDonationColumns +
@@ -108,6 +109,11 @@ bool scrub(nlohmann::json& v, const std::string& email, const std::set<std::stri
   return changed;
 }
 
+// A nullable text column as a JSON string or null.
+nlohmann::json text_or_null(const soci::row& r, std::size_t i) {
+  return store::is_null(r, i) ? nlohmann::json(nullptr) : nlohmann::json(store::str(r, i));
+}
+
 nlohmann::json parsed_or_text(const std::string& payload) {
   auto parsed = nlohmann::json::parse(payload, nullptr, false);
   return parsed.is_discarded() ? nlohmann::json(payload) : parsed;
@@ -134,10 +140,10 @@ Result<nlohmann::json> export_donor(store::Database& db, const std::string& emai
                                                   "FROM donation_history WHERE donation_id = :d ORDER BY id",
                                    soci::use(d.id));
       for (const auto& r : h) {
-        history.push_back({{"from", store::is_null(r, 0) ? nlohmann::json(nullptr) : nlohmann::json(store::str(r, 0))},
+        history.push_back({{"from", text_or_null(r, 0)},
                            {"to", store::str(r, 1)},
                            {"reason", store::str(r, 2)},
-                           {"event", store::is_null(r, 3) ? nlohmann::json(nullptr) : nlohmann::json(store::str(r, 3))},
+                           {"event", text_or_null(r, 3)},
                            {"at", format_iso8601(store::i64(r, 4))}});
       }
       nlohmann::json receipts = nlohmann::json::array();
@@ -147,7 +153,7 @@ Result<nlohmann::json> export_donor(store::Database& db, const std::string& emai
       for (const auto& r : rc) {
         receipts.push_back({{"number", store::str(r, 0)},
                             {"kind", store::str(r, 1)},
-                            {"references", store::is_null(r, 2) ? nlohmann::json(nullptr) : nlohmann::json(store::str(r, 2))},
+                            {"references", text_or_null(r, 2)},
                             {"amount", store::i64(r, 3)},
                             {"currency", store::str(r, 4)},
                             {"issued_at", format_iso8601(store::i64(r, 5))}});
