@@ -88,19 +88,19 @@ void EventIngestor::run() {
 void EventIngestor::write_batch(std::deque<Item>& batch) {
   std::vector<IngestResult> results(batch.size());
   const std::int64_t now = clock_.now_unix();
-  Status committed = db_.transaction([&](soci::session& sql) {
+  Status committed = db_.transaction([&](store::Sql& sql) {
     for (std::size_t i = 0; i < batch.size(); ++i) {
       Item& item = batch[i];
-      sql << "SAVEPOINT donatio_event";
+      sql.command("SAVEPOINT donatio_event");
       try {
         results[i].outcome =
             item.parsed ? apply_event(sql, options_.ledger, item.event, item.raw, item.source, now)
                         : record_unparseable(sql, item.event.id, item.event.type, item.raw, item.error, item.source, now);
-        sql << "RELEASE SAVEPOINT donatio_event";
+        sql.command("RELEASE SAVEPOINT donatio_event");
       } catch (const std::exception& e) {
         // Only this event is undone; the rest of the batch still commits.
-        sql << "ROLLBACK TO SAVEPOINT donatio_event";
-        sql << "RELEASE SAVEPOINT donatio_event";
+        sql.command("ROLLBACK TO SAVEPOINT donatio_event");
+        sql.command("RELEASE SAVEPOINT donatio_event");
         results[i].status = store::status_from_exception(e);
         if (results[i].status.code() == StatusCode::conflict) {
           results[i].status = Status::Unavailable("concurrent update of the same payment; retry");

@@ -8,14 +8,18 @@
 #include "donatio/receipt.hpp"
 #include "src/http/request_context.hpp"
 #include "src/store/daily_totals.hpp"
-#include "src/store/row.hpp"
+#include "src/store/sql.hpp"
 
 namespace donatio::webhooks {
 namespace {
 
-using store::i64;
-using store::is_null;
-using store::str;
+using store::Sql;
+
+// A text column that is NULL when empty.
+std::optional<std::string_view> or_null(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  return text;
+}
 
 struct DonationRow {
   std::string id;
@@ -54,48 +58,35 @@ store::SummaryInputs summary_inputs(const DonationRow& d) {
   return in;
 }
 
-std::optional<DonationRow> find_by(soci::session& sql, const LedgerSettings& s, const char* column,
-                                   const std::string& value) {
+// The donation whose `column` (payment_intent_id, charge_id or id) is `value`, its row locked
+// until commit on PostgreSQL.
+std::optional<DonationRow> find_by(Sql& sql, const char* column, const std::string& value) {
   if (value.empty()) return std::nullopt;
   std::string query = std::string("SELECT ") + kRowColumns + " FROM donations WHERE " + column + " = :v";
-  if (s.dialect == store::Dialect::postgresql) query += " FOR UPDATE";
-  soci::rowset<soci::row> rows = (sql.prepare << query, soci::use(value));
-  for (const auto& r : rows) {
-    DonationRow d;
-    d.id = str(r, 0);
-    if (!is_null(r, 1)) d.campaign_id = i64(r, 1);
-    d.status = parse_donation_status(str(r, 2)).value_or(DonationStatus::pending);
-    d.amount = i64(r, 3);
-    d.currency = str(r, 4);
-    d.charge_id = str(r, 5);
-    d.payment_intent_id = str(r, 6);
-    d.amount_refunded = i64(r, 7);
-    d.receipt_number = str(r, 8);
-    d.created_at = i64(r, 9);
-    d.disputed_amount = i64(r, 10);
-    d.fee = store::opt_i64(r, 11);
-    d.net = store::opt_i64(r, 12);
-    if (!is_null(r, 13)) d.settlement_currency = str(r, 13);
-    return d;
+  if (sql.is_postgres()) query += " FOR UPDATE";
+  DonationRow d;
+  std::string status;
+  if (!sql.first(query,
+                 std::tie(d.id, d.campaign_id, status, d.amount, d.currency, d.charge_id, d.payment_intent_id,
+                          d.amount_refunded, d.receipt_number, d.created_at, d.disputed_amount, d.fee, d.net,
+                          d.settlement_currency),
+                 value)) {
+    return std::nullopt;
   }
-  return std::nullopt;
+  d.status = parse_donation_status(status).value_or(DonationStatus::pending);
+  return d;
 }
 
-void add_history(soci::session& sql, const std::string& donation_id, const char* from, const char* to,
+void add_history(Sql& sql, const std::string& donation_id, const char* from, const char* to,
                  const std::string& event_id, const std::string& reason, std::int64_t now) {
-  const long long at = now;
-  soci::indicator from_ind = from ? soci::i_ok : soci::i_null;
-  const std::string from_text = from ? from : "";
-  const std::string to_text = to;
-  sql << "INSERT INTO donation_history (donation_id, from_status, to_status, event_id, reason, created_at) "
-         "VALUES (:d, :f, :t, :e, :r, :c)",
-      soci::use(donation_id), soci::use(from_text, from_ind), soci::use(to_text), soci::use(event_id),
-      soci::use(reason), soci::use(at);
+  sql.exec("INSERT INTO donation_history (donation_id, from_status, to_status, event_id, reason, created_at) "
+           "VALUES (:d, :f, :t, :e, :r, :c)",
+           donation_id, from, to, event_id, reason, now);
 }
 
 // Records a payment we did not create (Payment Link, Checkout, dashboard): against the
 // campaign named in metadata.campaign when it exists, else unattributed.
-DonationRow record_external(soci::session& sql, const std::string& payment_intent, const std::string& charge,
+DonationRow record_external(Sql& sql, const std::string& payment_intent, const std::string& charge,
                             std::int64_t amount, const std::string& currency, const std::string& campaign_slug,
                             const std::string& email, std::int64_t created, const std::string& event_id,
                             std::int64_t now) {
@@ -107,20 +98,14 @@ DonationRow record_external(soci::session& sql, const std::string& payment_inten
   d.charge_id = charge;
   d.created_at = created > 0 ? created : now;
   if (!campaign_slug.empty()) {
-    long long id = 0;
-    sql << "SELECT id FROM campaigns WHERE slug = :s", soci::use(campaign_slug), soci::into(id);
-    if (sql.got_data()) d.campaign_id = id;
+    std::int64_t id = 0;
+    if (sql.first("SELECT id FROM campaigns WHERE slug = :s", std::tie(id), campaign_slug)) d.campaign_id = id;
   }
-  const long long campaign_id = d.campaign_id.value_or(0), amt = amount, created_at = d.created_at, at = now;
-  soci::indicator campaign_ind = d.campaign_id ? soci::i_ok : soci::i_null;
-  soci::indicator pi_ind = payment_intent.empty() ? soci::i_null : soci::i_ok;
-  soci::indicator ch_ind = charge.empty() ? soci::i_null : soci::i_ok;
-  sql << "INSERT INTO donations (id, campaign_id, status, amount, gift_amount, currency, donor_email, source, "
-         "payment_intent_id, charge_id, created_at, updated_at) "
-         "VALUES (:id, :c, 'pending', :a, :g, :cur, :e, 'external', :pi, :ch, :ca, :ua)",
-      soci::use(d.id), soci::use(campaign_id, campaign_ind), soci::use(amt), soci::use(amt), soci::use(currency),
-      soci::use(email), soci::use(payment_intent, pi_ind), soci::use(charge, ch_ind), soci::use(created_at),
-      soci::use(at);
+  sql.exec("INSERT INTO donations (id, campaign_id, status, amount, gift_amount, currency, donor_email, source, "
+           "payment_intent_id, charge_id, created_at, updated_at) "
+           "VALUES (:id, :c, 'pending', :a, :g, :cur, :e, 'external', :pi, :ch, :ca, :ua)",
+           d.id, d.campaign_id, amount, amount, currency, email, or_null(payment_intent), or_null(charge),
+           d.created_at, now);
   store::apply_totals_change(sql, std::nullopt, summary_inputs(d));  // pending: adds nothing yet
   add_history(sql, d.id, nullptr, "pending", event_id,
               campaign_slug.empty() ? "payment not created by donatio; unattributed"
@@ -136,53 +121,45 @@ std::int64_t raised_part(DonationStatus s, std::int64_t amount, std::int64_t ref
 
 // Next gapless number for prefix+year. The upsert locks the counter row until commit, so
 // concurrent transactions (other instances on PostgreSQL) queue instead of sharing a number.
-std::string next_receipt_number(soci::session& sql, const std::string& prefix, int year, std::int64_t* sequence) {
-  long long next = 0;
-  sql << "INSERT INTO receipt_counters (prefix, year, last_number) VALUES (:p, :y, 1) "
-         "ON CONFLICT (prefix, year) DO UPDATE SET last_number = receipt_counters.last_number + 1 "
-         "RETURNING last_number",
-      soci::use(prefix), soci::use(year), soci::into(next);
+std::string next_receipt_number(Sql& sql, const std::string& prefix, int year, std::int64_t* sequence) {
+  std::int64_t next = 0;
+  sql.first("INSERT INTO receipt_counters (prefix, year, last_number) VALUES (:p, :y, 1) "
+            "ON CONFLICT (prefix, year) DO UPDATE SET last_number = receipt_counters.last_number + 1 "
+            "RETURNING last_number",
+            std::tie(next), prefix, year);
   *sequence = next;
   return format_receipt_number(prefix, year, next);
 }
 
-std::string issue_receipt(soci::session& sql, const LedgerSettings& s, const DonationRow& d, const char* kind,
+std::string issue_receipt(Sql& sql, const LedgerSettings& s, const DonationRow& d, const char* kind,
                           const std::string& references, std::int64_t amount, std::int64_t now) {
   // Numbered per calendar year of the gift (UTC); documents issued later for the same gift
   // (void, amended) are numbered in the year they are issued.
   const int year = utc_year(std::string(kind) == "receipt" ? d.created_at : now);
   std::int64_t sequence = 0;
   const std::string number = next_receipt_number(sql, s.receipt_prefix, year, &sequence);
-  const long long seq = sequence, amt = amount, at = now;
-  soci::indicator ref_ind = references.empty() ? soci::i_null : soci::i_ok;
-  const std::string kind_text = kind;
-  sql << "INSERT INTO receipts (number, donation_id, kind, references_number, year, sequence, amount, currency, issued_at) "
-         "VALUES (:n, :d, :k, :r, :y, :s, :a, :c, :i)",
-      soci::use(number), soci::use(d.id), soci::use(kind_text), soci::use(references, ref_ind),
-      soci::use(year), soci::use(seq), soci::use(amt), soci::use(d.currency), soci::use(at);
+  sql.exec("INSERT INTO receipts (number, donation_id, kind, references_number, year, sequence, amount, currency, "
+           "issued_at) VALUES (:n, :d, :k, :r, :y, :s, :a, :c, :i)",
+           number, d.id, kind, or_null(references), year, sequence, amount, d.currency, now);
   const std::string payload = nlohmann::json{{"receipt_number", number}, {"donation_id", d.id}}.dump();
-  sql << "INSERT INTO outbox (kind, payload, status, attempts, next_attempt_at, created_at, updated_at) "
-         "VALUES ('receipt_email', :p, 'pending', 0, :n, :c, :u)",
-      soci::use(payload), soci::use(at), soci::use(at), soci::use(at);
+  sql.exec("INSERT INTO outbox (kind, payload, status, attempts, next_attempt_at, created_at, updated_at) "
+           "VALUES ('receipt_email', :p, 'pending', 0, :n, :c, :u)",
+           payload, now, now, now);
   return number;
 }
 
-void enqueue_fee_lookup(soci::session& sql, const DonationRow& d, const std::string& charge, std::int64_t now) {
-  const long long at = now;
+void enqueue_fee_lookup(Sql& sql, const DonationRow& d, const std::string& charge, std::int64_t now) {
   const std::string payload = nlohmann::json{{"donation_id", d.id}, {"charge", charge}}.dump();
-  sql << "INSERT INTO outbox (kind, payload, status, attempts, next_attempt_at, created_at, updated_at) "
-         "VALUES ('balance_transaction', :p, 'pending', 0, :n, :c, :u)",
-      soci::use(payload), soci::use(at), soci::use(at), soci::use(at);
+  sql.exec("INSERT INTO outbox (kind, payload, status, attempts, next_attempt_at, created_at, updated_at) "
+           "VALUES ('balance_transaction', :p, 'pending', 0, :n, :c, :u)",
+           payload, now, now, now);
 }
 
-void set_event_status(soci::session& sql, const std::string& id, const char* status, const std::string& error) {
-  soci::indicator ind = error.empty() ? soci::i_null : soci::i_ok;
-  const std::string status_text = status;
-  sql << "UPDATE events SET status = :s, error = :e WHERE id = :id", soci::use(status_text),
-      soci::use(error, ind), soci::use(id);
+void set_event_status(Sql& sql, const std::string& id, const char* status, const std::string& error) {
+  sql.exec("UPDATE events SET status = :s, error = :e WHERE id = :id", status, or_null(error), id);
 }
 
-ApplyOutcome apply_to_ledger(soci::session& sql, const LedgerSettings& s, const StripeEvent& ev, std::int64_t now) {
+ApplyOutcome apply_to_ledger(Sql& sql, const LedgerSettings& s, const StripeEvent& ev, std::int64_t now) {
   const auto payment_event = payment_event_for(ev);
   if (!payment_event) return {ApplyKind::ignored, "", "event type not acted on", ""};
 
@@ -193,15 +170,15 @@ ApplyOutcome apply_to_ledger(soci::session& sql, const LedgerSettings& s, const 
   if (ev.payment_intent) {
     const auto& pi = *ev.payment_intent;
     charge_id = pi.latest_charge;
-    d = find_by(sql, s, "payment_intent_id", pi.id);
+    d = find_by(sql, "payment_intent_id", pi.id);
     if (!d && !pi.donation_id().empty()) {
       // Ours, but the intent id was never attached (a timeout or crash after Stripe answered).
-      d = find_by(sql, s, "id", std::string(pi.donation_id()));
+      d = find_by(sql, "id", std::string(pi.donation_id()));
       if (d && !d->payment_intent_id.empty() && d->payment_intent_id != pi.id) {
         return {ApplyKind::failed, d->id, "donation " + d->id + " already has payment intent " + d->payment_intent_id, ""};
       }
       if (d) {
-        sql << "UPDATE donations SET payment_intent_id = :pi WHERE id = :id", soci::use(pi.id), soci::use(d->id);
+        sql.exec("UPDATE donations SET payment_intent_id = :pi WHERE id = :id", pi.id, d->id);
         d->payment_intent_id = pi.id;
       }
     }
@@ -213,16 +190,16 @@ ApplyOutcome apply_to_ledger(soci::session& sql, const LedgerSettings& s, const 
     const auto& ch = *ev.charge;
     charge_id = ch.id;
     amount_refunded = ch.amount_refunded;
-    d = find_by(sql, s, "charge_id", ch.id);
-    if (!d) d = find_by(sql, s, "payment_intent_id", ch.payment_intent);
+    d = find_by(sql, "charge_id", ch.id);
+    if (!d) d = find_by(sql, "payment_intent_id", ch.payment_intent);
     if (!d) {
       d = record_external(sql, ch.payment_intent, ch.id, ch.amount, ch.currency, "", "", ev.created, ev.id, now);
     }
   } else if (ev.dispute) {
     const auto& du = *ev.dispute;
     charge_id = du.charge;
-    d = find_by(sql, s, "charge_id", du.charge);
-    if (!d) d = find_by(sql, s, "payment_intent_id", du.payment_intent);
+    d = find_by(sql, "charge_id", du.charge);
+    if (!d) d = find_by(sql, "payment_intent_id", du.payment_intent);
     if (!d) return {ApplyKind::failed, "", "no donation for disputed charge " + du.charge, ""};
   }
   if (!d) return {ApplyKind::failed, "", "event names no payment", ""};
@@ -236,7 +213,7 @@ ApplyOutcome apply_to_ledger(soci::session& sql, const LedgerSettings& s, const 
   const bool charge_new = !charge_id.empty() && d->charge_id.empty();
   if (!decision.changes) {
     if (charge_new) {
-      sql << "UPDATE donations SET charge_id = :c WHERE id = :id", soci::use(charge_id), soci::use(d->id);
+      sql.exec("UPDATE donations SET charge_id = :c WHERE id = :id", charge_id, d->id);
     }
     return {ApplyKind::ignored, d->id, decision.reason, ""};
   }
@@ -266,18 +243,14 @@ ApplyOutcome apply_to_ledger(soci::session& sql, const LedgerSettings& s, const 
   std::int64_t disputed_after = d->disputed_amount;
   if (ev.dispute && after == DonationStatus::disputed) disputed_after = ev.dispute->amount;
   if (ev.dispute && before == DonationStatus::disputed && after == DonationStatus::succeeded) disputed_after = 0;
-  const long long refunded = refunded_after, disputed = disputed_after, at = now;
   const bool entering_success = after == DonationStatus::succeeded && before != DonationStatus::disputed;
-  soci::indicator charge_ind = new_charge.empty() ? soci::i_null : soci::i_ok;
-  soci::indicator receipt_ind = d->receipt_number.empty() ? soci::i_null : soci::i_ok;
   const std::string status_name = donation_status_name(after);
   const int succeeded_flag = entering_success ? 1 : 0;
-  sql << "UPDATE donations SET status = :s, charge_id = :ch, amount_refunded = :r, disputed_amount = :da, "
-         "receipt_number = :n, updated_at = :u, "
-         "succeeded_at = CASE WHEN :succ = 1 AND succeeded_at IS NULL THEN :u2 ELSE succeeded_at END WHERE id = :id",
-      soci::use(status_name), soci::use(new_charge, charge_ind), soci::use(refunded), soci::use(disputed),
-      soci::use(d->receipt_number, receipt_ind), soci::use(at), soci::use(succeeded_flag), soci::use(at),
-      soci::use(d->id);
+  sql.exec("UPDATE donations SET status = :s, charge_id = :ch, amount_refunded = :r, disputed_amount = :da, "
+           "receipt_number = :n, updated_at = :u, "
+           "succeeded_at = CASE WHEN :succ = 1 AND succeeded_at IS NULL THEN :u2 ELSE succeeded_at END WHERE id = :id",
+           status_name, or_null(new_charge), refunded_after, disputed_after, or_null(d->receipt_number), now,
+           succeeded_flag, now, d->id);
   add_history(sql, d->id, donation_status_name(before), donation_status_name(after), ev.id, ev.type, now);
 
   // The finance summary's daily totals move with the donation, in the same transaction.
@@ -292,20 +265,18 @@ ApplyOutcome apply_to_ledger(soci::session& sql, const LedgerSettings& s, const 
     const long long raised_delta = raised_part(after, d->amount, refunded_after) - raised_part(before, d->amount, d->amount_refunded);
     const long long count_delta = (counts_as_raised(after) ? 1 : 0) - (counts_as_raised(before) ? 1 : 0);
     if (raised_delta != 0 || count_delta != 0) {
-      const long long campaign_id = *d->campaign_id;
       // Only money in the campaign's own currency adds to its total (never a sum across
       // currencies); the gift still counts as a donation.
-      sql << "UPDATE campaigns SET raised_amount = raised_amount + CASE WHEN currency = :cur THEN :r ELSE 0 END, "
-             "donation_count = donation_count + :c, updated_at = :u WHERE id = :id",
-          soci::use(d->currency), soci::use(raised_delta), soci::use(count_delta), soci::use(at),
-          soci::use(campaign_id);
+      sql.exec("UPDATE campaigns SET raised_amount = raised_amount + CASE WHEN currency = :cur THEN :r ELSE 0 END, "
+               "donation_count = donation_count + :c, updated_at = :u WHERE id = :id",
+               d->currency, raised_delta, count_delta, now, *d->campaign_id);
     }
   }
   if (entering_success && !new_charge.empty()) enqueue_fee_lookup(sql, *d, new_charge, now);
   return outcome;
 }
 
-void store_outcome(soci::session& sql, const std::string& event_id, const ApplyOutcome& outcome) {
+void store_outcome(Sql& sql, const std::string& event_id, const ApplyOutcome& outcome) {
   if (outcome.kind == ApplyKind::applied) return;  // the row was inserted as applied
   set_event_status(sql, event_id, outcome.kind == ApplyKind::failed ? "failed" : "ignored", outcome.detail);
 }
@@ -322,39 +293,33 @@ const char* apply_kind_name(ApplyKind kind) {
   return "failed";
 }
 
-ApplyOutcome apply_event(soci::session& sql, const LedgerSettings& s, const StripeEvent& ev, std::string_view raw,
+ApplyOutcome apply_event(Sql& sql, const LedgerSettings& s, const StripeEvent& ev, std::string_view raw,
                          const std::string& source, std::int64_t now) {
-  const long long created = ev.created, at = now;
-  const std::string payload(raw);
-  soci::statement insert = (sql.prepare << "INSERT INTO events (id, type, created, received_at, source, status, object_id, payload) "
-                                           "VALUES (:id, :t, :c, :r, :s, 'applied', :o, :p) ON CONFLICT (id) DO NOTHING",
-                            soci::use(ev.id), soci::use(ev.type), soci::use(created), soci::use(at), soci::use(source),
-                            soci::use(ev.object_id), soci::use(payload));
-  insert.execute(true);
-  if (insert.get_affected_rows() == 0) return {ApplyKind::duplicate, "", "event already received", ""};
+  const std::int64_t inserted =
+      sql.exec("INSERT INTO events (id, type, created, received_at, source, status, object_id, payload) "
+               "VALUES (:id, :t, :c, :r, :s, 'applied', :o, :p) ON CONFLICT (id) DO NOTHING",
+               ev.id, ev.type, ev.created, now, source, ev.object_id, raw);
+  if (inserted == 0) return {ApplyKind::duplicate, "", "event already received", ""};
   ApplyOutcome outcome = apply_to_ledger(sql, s, ev, now);
   store_outcome(sql, ev.id, outcome);
   return outcome;
 }
 
-ApplyOutcome reapply_event(soci::session& sql, const LedgerSettings& s, const StripeEvent& ev, std::int64_t now) {
+ApplyOutcome reapply_event(Sql& sql, const LedgerSettings& s, const StripeEvent& ev, std::int64_t now) {
   ApplyOutcome outcome = apply_to_ledger(sql, s, ev, now);
   if (outcome.kind == ApplyKind::applied) set_event_status(sql, ev.id, "applied", "");
   store_outcome(sql, ev.id, outcome);
   return outcome;
 }
 
-ApplyOutcome record_unparseable(soci::session& sql, const std::string& id, const std::string& type,
+ApplyOutcome record_unparseable(Sql& sql, const std::string& id, const std::string& type,
                                 std::string_view raw, const std::string& error, const std::string& source,
                                 std::int64_t now) {
-  const long long at = now;
-  const std::string payload(raw);
-  soci::statement insert = (sql.prepare << "INSERT INTO events (id, type, created, received_at, source, status, error, payload) "
-                                           "VALUES (:id, :t, :c, :r, :s, 'failed', :e, :p) ON CONFLICT (id) DO NOTHING",
-                            soci::use(id), soci::use(type), soci::use(at), soci::use(at), soci::use(source),
-                            soci::use(error), soci::use(payload));
-  insert.execute(true);
-  if (insert.get_affected_rows() == 0) return {ApplyKind::duplicate, "", "event already received", ""};
+  const std::int64_t inserted =
+      sql.exec("INSERT INTO events (id, type, created, received_at, source, status, error, payload) "
+               "VALUES (:id, :t, :c, :r, :s, 'failed', :e, :p) ON CONFLICT (id) DO NOTHING",
+               id, type, now, now, source, error, raw);
+  if (inserted == 0) return {ApplyKind::duplicate, "", "event already received", ""};
   return {ApplyKind::failed, "", error, ""};
 }
 

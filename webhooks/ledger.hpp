@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-#include "src/store/database.hpp"
+#include "src/store/sql.hpp"
 #include "webhooks/event.hpp"
 
 namespace donatio::webhooks {
@@ -40,16 +40,16 @@ struct LedgerSettings {
 // REQUIRES: inside a transaction on `sql`. `event` was parsed from `raw` after the signature
 // was verified. `source`: "webhook", "sweep", "replay". Throws soci exceptions on database
 // errors (the caller rolls back and answers 5xx).
-ApplyOutcome apply_event(soci::session& sql, const LedgerSettings& settings, const StripeEvent& event,
+ApplyOutcome apply_event(store::Sql& sql, const LedgerSettings& settings, const StripeEvent& event,
                          std::string_view raw, const std::string& source, std::int64_t now);
 
 // Re-applies a stored event whose status is failed (donatio events retry). Same contract.
-ApplyOutcome reapply_event(soci::session& sql, const LedgerSettings& settings, const StripeEvent& event,
+ApplyOutcome reapply_event(store::Sql& sql, const LedgerSettings& settings, const StripeEvent& event,
                            std::int64_t now);
 
 // Stores a signed event that could not be parsed as failed, so it is visible and retryable.
 // Returns duplicate when the id is known. `id`/`type` may be placeholders when unreadable.
-ApplyOutcome record_unparseable(soci::session& sql, const std::string& id, const std::string& type,
+ApplyOutcome record_unparseable(store::Sql& sql, const std::string& id, const std::string& type,
                                 std::string_view raw, const std::string& error, const std::string& source,
                                 std::int64_t now);
 

@@ -103,7 +103,7 @@ int cmd_events(const Args& args) {
         continue;
       }
       webhooks::ApplyOutcome outcome;
-      Status tx = (*db)->transaction([&](soci::session& sql) {
+      Status tx = (*db)->transaction([&](store::Sql& sql) {
         outcome = webhooks::reapply_event(sql, options.ledger, *event, clock.now_unix());
         return Status::Ok();
       });

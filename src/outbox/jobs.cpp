@@ -74,7 +74,8 @@ Job balance_transaction_job(store::Database& db, PaymentGateway& gateway, const 
         after.fee = txn->fee_minor;
         after.net = txn->net_minor;
         after.settlement_currency = txn->currency;
-        store::apply_totals_change(sql, before, after);
+        store::Sql totals(sql, db.dialect());
+        store::apply_totals_change(totals, before, after);
       }
       return Status::Ok();
     });

@@ -1,6 +1,7 @@
 #include "src/store/daily_totals.hpp"
 
 #include "src/store/row.hpp"
+#include "src/store/sql.hpp"
 
 namespace donatio::store {
 namespace {
@@ -17,24 +18,21 @@ RowKey key_of(const SummaryInputs& d) {
   return {utc_day_start(d.created_at), d.campaign_id.value_or(kUnattributedCampaignKey), d.currency};
 }
 
-void add_to_row(soci::session& sql, const RowKey& key, const DailyTotals& delta) {
+void add_to_row(Sql& sql, const RowKey& key, const DailyTotals& delta) {
   if (delta.is_zero()) return;
-  const long long day = key.day, campaign_key = key.campaign_key, count = delta.count, gross = delta.gross,
-                  fees = delta.fees, net = delta.net, refunded = delta.refunded, disputed = delta.disputed,
-                  fees_excluded = delta.fees_excluded;
-  sql << "INSERT INTO donation_daily_totals (day, campaign_key, currency, donation_count, gross, fees, net, refunded, "
-         "disputed, fees_excluded) VALUES (:day, :campaign, :currency, :count, :gross, :fees, :net, :refunded, "
-         ":disputed, :fees_excluded) "
-         "ON CONFLICT (day, campaign_key, currency) DO UPDATE SET "
-         "donation_count = donation_daily_totals.donation_count + excluded.donation_count, "
-         "gross = donation_daily_totals.gross + excluded.gross, "
-         "fees = donation_daily_totals.fees + excluded.fees, "
-         "net = donation_daily_totals.net + excluded.net, "
-         "refunded = donation_daily_totals.refunded + excluded.refunded, "
-         "disputed = donation_daily_totals.disputed + excluded.disputed, "
-         "fees_excluded = donation_daily_totals.fees_excluded + excluded.fees_excluded",
-      soci::use(day), soci::use(campaign_key), soci::use(key.currency), soci::use(count), soci::use(gross),
-      soci::use(fees), soci::use(net), soci::use(refunded), soci::use(disputed), soci::use(fees_excluded);
+  sql.exec("INSERT INTO donation_daily_totals (day, campaign_key, currency, donation_count, gross, fees, net, refunded, "
+           "disputed, fees_excluded) VALUES (:day, :campaign, :currency, :count, :gross, :fees, :net, :refunded, "
+           ":disputed, :fees_excluded) "
+           "ON CONFLICT (day, campaign_key, currency) DO UPDATE SET "
+           "donation_count = donation_daily_totals.donation_count + excluded.donation_count, "
+           "gross = donation_daily_totals.gross + excluded.gross, "
+           "fees = donation_daily_totals.fees + excluded.fees, "
+           "net = donation_daily_totals.net + excluded.net, "
+           "refunded = donation_daily_totals.refunded + excluded.refunded, "
+           "disputed = donation_daily_totals.disputed + excluded.disputed, "
+           "fees_excluded = donation_daily_totals.fees_excluded + excluded.fees_excluded",
+           key.day, key.campaign_key, key.currency, delta.count, delta.gross, delta.fees, delta.net, delta.refunded,
+           delta.disputed, delta.fees_excluded);
 }
 
 }  // namespace
@@ -101,7 +99,7 @@ DailyTotals contribution(const SummaryInputs& d) {
   return t;
 }
 
-void apply_totals_change(soci::session& sql, const std::optional<SummaryInputs>& before,
+void apply_totals_change(Sql& sql, const std::optional<SummaryInputs>& before,
                          const std::optional<SummaryInputs>& after) {
   const DailyTotals removed = before ? contribution(*before) : DailyTotals{};
   const DailyTotals added = after ? contribution(*after) : DailyTotals{};

@@ -21,6 +21,7 @@
 #include <string_view>
 
 #include "src/store/database.hpp"
+#include "src/store/sql.hpp"
 
 namespace donatio::store {
 
@@ -81,7 +82,7 @@ extern const char* const kSummarySumsSql;
 // REQUIRES: inside the transaction that writes the donation change; `before` read in that
 // transaction (on PostgreSQL with the donation row locked, see read_summary_inputs_for_update).
 // Throws soci exceptions on database errors.
-void apply_totals_change(soci::session& sql, const std::optional<SummaryInputs>& before,
+void apply_totals_change(Sql& sql, const std::optional<SummaryInputs>& before,
                          const std::optional<SummaryInputs>& after);
 
 // The summary inputs of one donation, its row locked until commit on PostgreSQL (FOR UPDATE), so

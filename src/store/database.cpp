@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "src/store/migrations_embedded.hpp"
+#include "src/store/sql.hpp"
 
 namespace donatio::store {
 namespace {
@@ -180,6 +181,7 @@ class Database::Lease {
   }
   bool ok() const { return ok_; }
   soci::session& session() { return pool_.at(pos_); }
+  std::size_t position() const { return pos_; }
 
  private:
   soci::connection_pool& pool_;
@@ -224,6 +226,7 @@ Result<std::unique_ptr<Database>> Database::open(const DatabaseConfig& config) {
         sql << "SET client_min_messages TO warning";
         if (!config.synchronous_commit) sql << "SET synchronous_commit = off";
       }
+      db->caches_.push_back(std::make_unique<StatementCache>(sql, db->dialect_));
     }
   } catch (const std::exception& e) {
     return Status(StatusCode::unavailable, "invalid_config", "database.url: cannot connect: " + safe_db_message(e));
@@ -231,17 +234,18 @@ Result<std::unique_ptr<Database>> Database::open(const DatabaseConfig& config) {
   return db;
 }
 
-Status Database::run(bool in_transaction, const std::function<Status(soci::session&)>& work) {
+Status Database::run(bool in_transaction, const std::function<Status(soci::session&, StatementCache&)>& work) {
   Lease lease(pool_);
   if (!lease.ok()) return Status::Unavailable("no database connection became free in time");
   soci::session& sql = lease.session();
+  StatementCache& cache = *caches_.at(lease.position());
   bool open = false;
   try {
     if (in_transaction) {
       sql << (dialect_ == Dialect::sqlite ? "BEGIN IMMEDIATE" : "BEGIN");
       open = true;
     }
-    Status status = work(sql);
+    Status status = work(sql, cache);
     if (open) {
       sql << (status.ok() ? "COMMIT" : "ROLLBACK");
       open = false;
@@ -253,8 +257,10 @@ Status Database::run(bool in_transaction, const std::function<Status(soci::sessi
         sql << "ROLLBACK";
       } catch (const std::exception& rollback_error) {
         spdlog::error("rollback failed: {}", safe_db_message(rollback_error));
-        // The connection may be broken; reconnect so the pool does not keep a dead session.
+        // The connection may be broken; reconnect so the pool does not keep a dead session
+        // (its prepared statements go first: they belong to the old connection).
         try {
+          cache.clear();
           sql.reconnect();
         } catch (...) {
         }
@@ -264,8 +270,18 @@ Status Database::run(bool in_transaction, const std::function<Status(soci::sessi
   }
 }
 
-Status Database::transaction(const std::function<Status(soci::session&)>& work) { return run(true, work); }
-Status Database::read(const std::function<Status(soci::session&)>& work) { return run(false, work); }
+Status Database::transaction(const std::function<Status(soci::session&)>& work) {
+  return run(true, [&](soci::session& sql, StatementCache&) { return work(sql); });
+}
+Status Database::transaction(const std::function<Status(Sql&)>& work) {
+  return run(true, [&](soci::session& session, StatementCache& cache) {
+    Sql sql(session, dialect_, cache);
+    return work(sql);
+  });
+}
+Status Database::read(const std::function<Status(soci::session&)>& work) {
+  return run(false, [&](soci::session& sql, StatementCache&) { return work(sql); });
+}
 
 Status Database::migrate(std::vector<std::string>* applied) {
   Lease lease(pool_);

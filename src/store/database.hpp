@@ -37,6 +37,9 @@ std::string postgres_connect_string(const std::string& url);
 // True when a SOCI exception is a unique/primary-key violation.
 bool is_unique_violation(const std::exception& error);
 
+class Sql;
+class StatementCache;
+
 class Database {
  public:
   ~Database();
@@ -63,17 +66,22 @@ class Database {
   // throws. SOCI exceptions become Status values: unique violations → conflict, anything
   // else → unavailable.
   Status transaction(const std::function<Status(soci::session&)>& work);
+  // The same, with the session's prepared-statement cache (src/store/sql.hpp): for hot paths
+  // that run the same statements again and again.
+  Status transaction(const std::function<Status(Sql&)>& work);
   // Runs `work` on a leased session without an explicit transaction (reads).
   Status read(const std::function<Status(soci::session&)>& work);
 
  private:
   Database(Dialect dialect, std::size_t pool_size);
   class Lease;
-  Status run(bool in_transaction, const std::function<Status(soci::session&)>& work);
+  Status run(bool in_transaction, const std::function<Status(soci::session&, StatementCache&)>& work);
 
   Dialect dialect_;
   std::size_t pool_size_;
   soci::connection_pool pool_;
+  // One per pooled session (same position); declared after the pool so it goes first.
+  std::vector<std::unique_ptr<StatementCache>> caches_;
 };
 
 // Maps an exception thrown by SOCI inside store code to a Status.

@@ -111,7 +111,8 @@ void seed(ServiceFixture& fx, const SeedDonation& d) {
     inputs.fee = d.fee;
     inputs.net = d.net;
     if (!settlement.empty()) inputs.settlement_currency = settlement;
-    store::apply_totals_change(sql, std::nullopt, inputs);
+    store::Sql totals(sql, fx.service().database().dialect());
+    store::apply_totals_change(totals, std::nullopt, inputs);
     return Status::Ok();
   });
   INFO(s.message());
