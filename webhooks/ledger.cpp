@@ -91,7 +91,7 @@ DonationRow record_external(Sql& sql, const std::string& payment_intent, const s
                             const std::string& email, std::int64_t created, const std::string& event_id,
                             std::int64_t now) {
   DonationRow d;
-  d.id = "don_" + http::random_hex(12);
+  d.id = "don_" + http::time_ordered_hex(now);
   d.amount = amount;
   d.currency = currency;
   d.payment_intent_id = payment_intent;

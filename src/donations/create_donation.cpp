@@ -105,7 +105,7 @@ Answer DonationCreator::fresh(const DonationRequest& r, const std::string& key, 
     return error_answer(Status(StatusCode::provider_unavailable, "provider_unavailable", "payments are not configured"));
   }
 
-  store::NewDonation row{"don_" + http::random_hex(12), r.campaign, charged, r.amount, r.currency, r.cover_fees,
+  store::NewDonation row{"don_" + http::time_ordered_hex(now), r.campaign, charged, r.amount, r.currency, r.cover_fees,
                          r.donor_email, r.donor_name};
   store::DonationStore donations(db_);
   Status written = donations.insert_pending(row, key, hash, now, kIdempotencyTtlS);

@@ -5,6 +5,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
 #include <stdexcept>
 
 namespace donatio::http {
@@ -75,6 +76,12 @@ std::string random_hex(std::size_t bytes) {
     out[2 * i + 1] = kHex[static_cast<unsigned char>(raw[i]) & 0xf];
   }
   return out;
+}
+
+std::string time_ordered_hex(std::int64_t unix_seconds) {
+  char head[9];
+  std::snprintf(head, sizeof head, "%08llx", static_cast<unsigned long long>(unix_seconds) & 0xffffffffULL);
+  return head + random_hex(8);
 }
 
 }  // namespace donatio::http
