@@ -219,6 +219,7 @@ Result<std::unique_ptr<Database>> Database::open(const DatabaseConfig& config) {
         sql << "PRAGMA journal_mode=WAL";
         sql << "PRAGMA synchronous=NORMAL";
         sql << "PRAGMA foreign_keys=ON";
+        sql << "PRAGMA temp_store=MEMORY";
         auto* backend = static_cast<soci::sqlite3_session_backend*>(sql.get_backend());
         sqlite3_busy_handler(backend->conn_, retry_soon_busy_handler, nullptr);
       } else {
