@@ -4,7 +4,11 @@
 // - webhook delivery off;
 // - keep-alive connections never closed by the server after N requests (Stripe keeps a client's
 //   connection open; the emulator's default of 100 requests per connection would make every
-//   client reconnect and hide whether donatio reuses its connections);
+//   client reconnect and hide whether donatio reuses its connections), nor after 5 s idle
+//   (cpp-httplib's default): the Stripe client takes its most recently used connection first,
+//   so under a dip in load its least used ones sit idle for seconds, and the fake closing them
+//   showed up as up to 21 connections for a pool of 16 — reconnects after a server-side idle
+//   close, not connections the client failed to reuse;
 // - uncompressed answers: with compression on, cpp-httplib brotli-compresses every JSON answer
 //   at quality 11 for a client that accepts br (libcurl does), which made the fake itself ~10x
 //   slower (230 vs 2,400 req/s) and the bottleneck of both runs; Stripe's compression costs
@@ -52,6 +56,7 @@ int main(int argc, char** argv) {
   const int delay_ms = argc > 4 ? std::atoi(argv[4]) : 0;
   options.deliver_webhooks = false;
   options.keep_alive_max_count = 1000000000;
+  options.keep_alive_timeout_s = 300;
   options.compress = false;
   donatio::stripe::StripeEmulator emulator(options);
   int port = 0;

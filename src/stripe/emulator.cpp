@@ -245,6 +245,7 @@ int StripeEmulator::start() {
   server_->new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
   server_->set_tcp_nodelay(true);
   server_->set_keep_alive_max_count(options_.keep_alive_max_count);
+  server_->set_keep_alive_timeout(options_.keep_alive_timeout_s);
   server_->set_payload_max_length(1 << 20);
   // A bug in a handler answers like Stripe's own 500, never with a stack trace.
   server_->set_exception_handler(

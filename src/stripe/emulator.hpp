@@ -73,6 +73,7 @@ struct EmulatorOptions {
   std::string api_version = "2024-06-20";
   int worker_threads = 32;
   int keep_alive_max_count = 100;                // requests per connection before the server closes it
+  int keep_alive_timeout_s = 5;                  // an idle connection is closed after this long
   // false: answers carry "application/json; charset=utf-8", which cpp-httplib never compresses.
   // true: "application/json", which cpp-httplib brotli-compresses (quality 11, ~milliseconds of
   // CPU per answer) whenever the client accepts br, as libcurl does. Benchmarks turn it off.
