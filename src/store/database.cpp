@@ -283,6 +283,12 @@ Status Database::transaction(const std::function<Status(Sql&)>& work) {
 Status Database::read(const std::function<Status(soci::session&)>& work) {
   return run(false, [&](soci::session& sql, StatementCache&) { return work(sql); });
 }
+Status Database::read(const std::function<Status(Sql&)>& work) {
+  return run(false, [&](soci::session& session, StatementCache& cache) {
+    Sql sql(session, dialect_, cache);
+    return work(sql);
+  });
+}
 
 Status Database::migrate(std::vector<std::string>* applied) {
   Lease lease(pool_);

@@ -71,6 +71,7 @@ class Database {
   Status transaction(const std::function<Status(Sql&)>& work);
   // Runs `work` on a leased session without an explicit transaction (reads).
   Status read(const std::function<Status(soci::session&)>& work);
+  Status read(const std::function<Status(Sql&)>& work);
 
  private:
   Database(Dialect dialect, std::size_t pool_size);

@@ -1,6 +1,7 @@
 #include "src/store/donation_store.hpp"
 
 #include "src/store/row.hpp"
+#include "src/store/sql.hpp"
 
 namespace donatio::store {
 
@@ -37,36 +38,33 @@ DonationRecord donation_from_row(const soci::row& r) {
 Status DonationStore::insert_pending(const NewDonation& n, const std::string& idempotency_key,
                                      const std::string& request_hash, std::int64_t now, std::int64_t key_ttl_s) {
   // A pending donation adds nothing to donation_daily_totals (src/store/daily_totals.hpp).
-  return db_.transaction([&](soci::session& sql) {
-    const long long amount = n.amount, gift = n.gift_amount, at = now, expires = now + key_ttl_s;
-    const int cover = n.cover_fees ? 1 : 0;
+  return db_.transaction([&](Sql& sql) {
     if (!idempotency_key.empty()) {
-      sql << "INSERT INTO idempotency_keys (key, request_hash, donation_id, created_at, expires_at) "
-             "VALUES (:k, :h, :d, :c, :e)",
-          soci::use(idempotency_key), soci::use(request_hash), soci::use(n.id), soci::use(at), soci::use(expires);
+      sql.exec("INSERT INTO idempotency_keys (key, request_hash, donation_id, created_at, expires_at) "
+               "VALUES (:k, :h, :d, :c, :e)",
+               idempotency_key, request_hash, n.id, now, now + key_ttl_s);
     }
-    sql << "INSERT INTO donations (id, campaign_id, status, amount, gift_amount, currency, cover_fees, donor_email, "
-           "donor_name, source, created_at, updated_at) "
-           "SELECT :id, id, 'pending', :amount, :gift, :currency, :cover, :email, :name, 'api', :c1, :c2 "
-           "FROM campaigns WHERE slug = :slug",
-        soci::use(n.id), soci::use(amount), soci::use(gift), soci::use(n.currency), soci::use(cover),
-        soci::use(n.donor_email), soci::use(n.donor_name), soci::use(at), soci::use(at), soci::use(n.campaign_slug);
-    sql << "INSERT INTO donation_history (donation_id, from_status, to_status, reason, created_at) "
-           "VALUES (:id, NULL, 'pending', 'created through POST /v1/donations', :c)",
-        soci::use(n.id), soci::use(at);
+    sql.exec("INSERT INTO donations (id, campaign_id, status, amount, gift_amount, currency, cover_fees, donor_email, "
+             "donor_name, source, created_at, updated_at) "
+             "SELECT :id, id, 'pending', :amount, :gift, :currency, :cover, :email, :name, 'api', :c1, :c2 "
+             "FROM campaigns WHERE slug = :slug",
+             n.id, n.amount, n.gift_amount, n.currency, n.cover_fees ? 1 : 0, n.donor_email, n.donor_name, now, now,
+             n.campaign_slug);
+    sql.exec("INSERT INTO donation_history (donation_id, from_status, to_status, reason, created_at) "
+             "VALUES (:id, NULL, 'pending', 'created through POST /v1/donations', :c)",
+             n.id, now);
     return Status::Ok();
   });
 }
 
 Status DonationStore::attach_payment_intent(const std::string& donation_id, const std::string& pi, std::int64_t now,
                                             const std::string& key, int response_status, const std::string& response_body) {
-  return db_.transaction([&](soci::session& sql) {
-    const long long at = now;
-    sql << "UPDATE donations SET payment_intent_id = :pi, updated_at = :u WHERE id = :id AND payment_intent_id IS NULL",
-        soci::use(pi), soci::use(at), soci::use(donation_id);
+  return db_.transaction([&](Sql& sql) {
+    sql.exec("UPDATE donations SET payment_intent_id = :pi, updated_at = :u WHERE id = :id AND payment_intent_id IS NULL",
+             pi, now, donation_id);
     if (!key.empty()) {
-      sql << "UPDATE idempotency_keys SET response_status = :s, response_body = :b WHERE key = :k",
-          soci::use(response_status), soci::use(response_body), soci::use(key);
+      sql.exec("UPDATE idempotency_keys SET response_status = :s, response_body = :b WHERE key = :k", response_status,
+               response_body, key);
     }
     return Status::Ok();
   });
@@ -90,27 +88,21 @@ Status DonationStore::mark_rejected(const std::string& donation_id, const std::s
 }
 
 Status DonationStore::store_response(const std::string& key, int status, const std::string& body) {
-  return db_.transaction([&](soci::session& sql) {
-    sql << "UPDATE idempotency_keys SET response_status = :s, response_body = :b WHERE key = :k", soci::use(status),
-        soci::use(body), soci::use(key);
+  return db_.transaction([&](Sql& sql) {
+    sql.exec("UPDATE idempotency_keys SET response_status = :s, response_body = :b WHERE key = :k", status, body, key);
     return Status::Ok();
   });
 }
 
 Result<std::optional<IdempotencyRecord>> DonationStore::find_idempotency(const std::string& key, std::int64_t now) {
   std::optional<IdempotencyRecord> found;
-  Status s = db_.read([&](soci::session& sql) {
-    const long long at = now;
-    soci::rowset<soci::row> rows =
-        (sql.prepare << "SELECT request_hash, donation_id, response_status, response_body FROM idempotency_keys "
-                        "WHERE key = :k AND expires_at > :now",
-         soci::use(key), soci::use(at));
-    for (const auto& r : rows) {
-      IdempotencyRecord rec;
-      rec.request_hash = str(r, 0);
-      rec.donation_id = str(r, 1);
-      if (!is_null(r, 2)) rec.response_status = static_cast<int>(i64(r, 2));
-      rec.response_body = str(r, 3);
+  Status s = db_.read([&](Sql& sql) {
+    IdempotencyRecord rec;
+    std::optional<std::int64_t> status;
+    if (sql.first("SELECT request_hash, donation_id, response_status, response_body FROM idempotency_keys "
+                  "WHERE key = :k AND expires_at > :now",
+                  std::tie(rec.request_hash, rec.donation_id, status, rec.response_body), key, now)) {
+      if (status) rec.response_status = static_cast<int>(*status);
       found = std::move(rec);
     }
     return Status::Ok();
