@@ -55,10 +55,17 @@ inline SqlParam sql_param(const char* value) {
 inline SqlParam sql_param(std::nullopt_t) { return {true, true, 0, {}}; }
 template <class T>
 SqlParam sql_param(const std::optional<T>& value) {
-  if (value) return sql_param(*value);
-  SqlParam null = sql_param(T{});
-  null.is_null = true;
-  return null;
+  if constexpr (std::is_integral_v<T>) {
+    SqlParam p = sql_param(value.value_or(T{}));
+    p.is_null = !value.has_value();
+    return p;
+  } else {
+    if (value.has_value()) return sql_param(*value);
+    SqlParam null = sql_param(T{});
+    null.is_null = true;
+    null.text = {};
+    return null;
+  }
 }
 
 // Where one result column goes.

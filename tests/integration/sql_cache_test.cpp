@@ -53,7 +53,8 @@ TEST_CASE("cached statements run again with new parameters, read NULLs and repor
       Status s = db->transaction([&](store::Sql& sql) {
         CHECK(sql.exec(insert, "a", 1, "first") == 1);
         CHECK(sql.exec(insert, std::string("b"), std::int64_t{-7}, std::optional<std::string>()) == 1);
-        CHECK(sql.exec(insert, std::string_view("c"), std::optional<std::int64_t>(), std::nullopt) == 1);
+        const std::optional<std::int64_t> no_number = std::nullopt;
+        CHECK(sql.exec(insert, std::string_view("c"), no_number, std::nullopt) == 1);
         CHECK(sql.exec(insert, "a", 99, "again") == 0);  // the conflict does nothing
         return Status::Ok();
       });
