@@ -38,9 +38,17 @@ struct DonationRow {
   std::optional<std::string> settlement_currency;
 };
 
-constexpr const char* kRowColumns =
-    "id, campaign_id, status, amount, currency, charge_id, payment_intent_id, amount_refunded, receipt_number, "
-    "created_at, disputed_amount, fee, net, settlement_currency";
+// The donation columns the ledger reads, by one of its unique keys; on PostgreSQL the row stays
+// locked until commit. One text per key and dialect, built once (it is the prepared statement's
+// cache key, looked up for every event).
+#define DONATIO_LEDGER_ROW                                                                                      \
+  "SELECT id, campaign_id, status, amount, currency, charge_id, payment_intent_id, amount_refunded, "          \
+  "receipt_number, created_at, disputed_amount, fee, net, settlement_currency FROM donations WHERE "
+constexpr const char* kById[] = {DONATIO_LEDGER_ROW "id = :v", DONATIO_LEDGER_ROW "id = :v FOR UPDATE"};
+constexpr const char* kByPaymentIntent[] = {DONATIO_LEDGER_ROW "payment_intent_id = :v",
+                                            DONATIO_LEDGER_ROW "payment_intent_id = :v FOR UPDATE"};
+constexpr const char* kByCharge[] = {DONATIO_LEDGER_ROW "charge_id = :v", DONATIO_LEDGER_ROW "charge_id = :v FOR UPDATE"};
+#undef DONATIO_LEDGER_ROW
 
 // What the finance summary reads of the donation (donation_daily_totals moves with it).
 store::SummaryInputs summary_inputs(const DonationRow& d) {
@@ -58,15 +66,13 @@ store::SummaryInputs summary_inputs(const DonationRow& d) {
   return in;
 }
 
-// The donation whose `column` (payment_intent_id, charge_id or id) is `value`, its row locked
+// The donation whose key (kById, kByPaymentIntent or kByCharge) is `value`, its row locked
 // until commit on PostgreSQL.
-std::optional<DonationRow> find_by(Sql& sql, const char* column, const std::string& value) {
+std::optional<DonationRow> find_by(Sql& sql, const char* const (&by)[2], const std::string& value) {
   if (value.empty()) return std::nullopt;
-  std::string query = std::string("SELECT ") + kRowColumns + " FROM donations WHERE " + column + " = :v";
-  if (sql.is_postgres()) query += " FOR UPDATE";
   DonationRow d;
   std::string status;
-  if (!sql.first(query,
+  if (!sql.first(by[sql.is_postgres() ? 1 : 0],
                  std::tie(d.id, d.campaign_id, status, d.amount, d.currency, d.charge_id, d.payment_intent_id,
                           d.amount_refunded, d.receipt_number, d.created_at, d.disputed_amount, d.fee, d.net,
                           d.settlement_currency),
@@ -170,10 +176,10 @@ ApplyOutcome apply_to_ledger(Sql& sql, const LedgerSettings& s, const StripeEven
   if (ev.payment_intent) {
     const auto& pi = *ev.payment_intent;
     charge_id = pi.latest_charge;
-    d = find_by(sql, "payment_intent_id", pi.id);
+    d = find_by(sql, kByPaymentIntent, pi.id);
     if (!d && !pi.donation_id().empty()) {
       // Ours, but the intent id was never attached (a timeout or crash after Stripe answered).
-      d = find_by(sql, "id", std::string(pi.donation_id()));
+      d = find_by(sql, kById, std::string(pi.donation_id()));
       if (d && !d->payment_intent_id.empty() && d->payment_intent_id != pi.id) {
         return {ApplyKind::failed, d->id, "donation " + d->id + " already has payment intent " + d->payment_intent_id, ""};
       }
@@ -190,16 +196,16 @@ ApplyOutcome apply_to_ledger(Sql& sql, const LedgerSettings& s, const StripeEven
     const auto& ch = *ev.charge;
     charge_id = ch.id;
     amount_refunded = ch.amount_refunded;
-    d = find_by(sql, "charge_id", ch.id);
-    if (!d) d = find_by(sql, "payment_intent_id", ch.payment_intent);
+    d = find_by(sql, kByCharge, ch.id);
+    if (!d) d = find_by(sql, kByPaymentIntent, ch.payment_intent);
     if (!d) {
       d = record_external(sql, ch.payment_intent, ch.id, ch.amount, ch.currency, "", "", ev.created, ev.id, now);
     }
   } else if (ev.dispute) {
     const auto& du = *ev.dispute;
     charge_id = du.charge;
-    d = find_by(sql, "charge_id", du.charge);
-    if (!d) d = find_by(sql, "payment_intent_id", du.payment_intent);
+    d = find_by(sql, kByCharge, du.charge);
+    if (!d) d = find_by(sql, kByPaymentIntent, du.payment_intent);
     if (!d) return {ApplyKind::failed, "", "no donation for disputed charge " + du.charge, ""};
   }
   if (!d) return {ApplyKind::failed, "", "event names no payment", ""};

@@ -60,22 +60,20 @@ Job balance_transaction_job(store::Database& db, PaymentGateway& gateway, const 
     if (charge->balance_transaction.empty()) return JobOutcome::Retry("charge " + charge_id + " has no balance transaction yet");
     auto txn = gateway.retrieve_balance_transaction(charge->balance_transaction);
     if (!txn.ok()) return outcome_of(txn.status(), "balance transaction " + charge->balance_transaction);
-    Status s = db.transaction([&](soci::session& sql) {
+    Status s = db.transaction([&](store::Sql& sql) {
       // Fee, net and settlement currency are summary columns: the daily totals move with them.
-      const auto before = store::read_summary_inputs_for_update(sql, db.dialect(), donation_id);
-      const long long fee = txn->fee_minor, net = txn->net_minor, at = clock.now_unix();
-      soci::indicator rate_ind = txn->exchange_rate.empty() ? soci::i_null : soci::i_ok;
-      sql << "UPDATE donations SET fee = :f, net = :n, settlement_currency = :c, exchange_rate = :r, "
-             "balance_transaction_id = :b, updated_at = :u WHERE id = :id",
-          soci::use(fee), soci::use(net), soci::use(txn->currency), soci::use(txn->exchange_rate, rate_ind),
-          soci::use(txn->id), soci::use(at), soci::use(donation_id);
+      const auto before = store::read_summary_inputs_for_update(sql.session(), db.dialect(), donation_id);
+      std::optional<std::string_view> rate;
+      if (!txn->exchange_rate.empty()) rate = txn->exchange_rate;
+      sql.exec("UPDATE donations SET fee = :f, net = :n, settlement_currency = :c, exchange_rate = :r, "
+               "balance_transaction_id = :b, updated_at = :u WHERE id = :id",
+               txn->fee_minor, txn->net_minor, txn->currency, rate, txn->id, clock.now_unix(), donation_id);
       if (before) {
         store::SummaryInputs after = *before;
         after.fee = txn->fee_minor;
         after.net = txn->net_minor;
         after.settlement_currency = txn->currency;
-        store::Sql totals(sql, db.dialect());
-        store::apply_totals_change(totals, before, after);
+        store::apply_totals_change(sql, before, after);
       }
       return Status::Ok();
     });

@@ -8,7 +8,8 @@
 
 namespace donatio::store {
 
-using namespace sqlite_api;
+using sqlite_api::sqlite3;
+using sqlite_api::sqlite3_stmt;
 
 struct StatementCache::Entry {
   // SQLite
@@ -24,7 +25,7 @@ struct StatementCache::Entry {
   std::vector<Slot> outs;
 
   ~Entry() {
-    if (stmt) sqlite3_finalize(stmt);
+    if (stmt) sqlite_api::sqlite3_finalize(stmt);
   }
 };
 
@@ -35,7 +36,7 @@ sqlite3* sqlite_handle(soci::session& session) {
 }
 
 [[noreturn]] void throw_sqlite(sqlite3* db, int rc, std::string_view what) {
-  throw soci::sqlite3_soci_error(std::string(what) + ": " + sqlite3_errmsg(db), rc);
+  throw soci::sqlite3_soci_error(std::string(what) + ": " + sqlite_api::sqlite3_errmsg(db), rc);
 }
 
 void bind_sqlite(sqlite3* db, sqlite3_stmt* stmt, std::span<const SqlParam> params) {
@@ -44,65 +45,55 @@ void bind_sqlite(sqlite3* db, sqlite3_stmt* stmt, std::span<const SqlParam> para
     const int index = static_cast<int>(i + 1);
     int rc;
     if (p.is_null) {
-      rc = sqlite3_bind_null(stmt, index);
+      rc = sqlite_api::sqlite3_bind_null(stmt, index);
     } else if (p.is_text) {
       // SQLITE_STATIC: the text outlives the step; the next run binds every parameter again.
-      rc = sqlite3_bind_text64(stmt, index, p.text.data() ? p.text.data() : "", p.text.size(), SQLITE_STATIC,
-                               SQLITE_UTF8);
+      rc = sqlite_api::sqlite3_bind_text64(stmt, index, p.text.data() ? p.text.data() : "", p.text.size(),
+                                           SQLITE_STATIC, SQLITE_UTF8);
     } else {
-      rc = sqlite3_bind_int64(stmt, index, p.integer);
+      rc = sqlite_api::sqlite3_bind_int64(stmt, index, p.integer);
     }
     if (rc != SQLITE_OK) throw_sqlite(db, rc, "cannot bind a parameter");
+  }
+}
+
+// Stores one column value into its target, reading it (integer() or text()) only as the target's
+// type and only when it is not NULL.
+template <class Integer, class Text>
+void assign(const SqlTarget& t, bool null, Integer integer, Text text) {
+  switch (t.kind) {
+    case SqlTarget::Kind::integer: *static_cast<std::int64_t*>(t.where) = null ? 0 : integer(); break;
+    case SqlTarget::Kind::text: *static_cast<std::string*>(t.where) = null ? std::string() : text(); break;
+    case SqlTarget::Kind::opt_integer: {
+      auto& out = *static_cast<std::optional<std::int64_t>*>(t.where);
+      if (null) out.reset(); else out = integer();
+      break;
+    }
+    case SqlTarget::Kind::opt_text: {
+      auto& out = *static_cast<std::optional<std::string>*>(t.where);
+      if (null) out.reset(); else out = text();
+      break;
+    }
   }
 }
 
 void read_sqlite_row(sqlite3_stmt* stmt, std::span<const SqlTarget> targets) {
   for (std::size_t i = 0; i < targets.size(); ++i) {
     const int column = static_cast<int>(i);
-    const bool null = sqlite3_column_type(stmt, column) == SQLITE_NULL;
-    auto text = [&] {
-      const auto* bytes = reinterpret_cast<const char*>(sqlite3_column_text(stmt, column));
-      return bytes ? std::string(bytes, static_cast<std::size_t>(sqlite3_column_bytes(stmt, column))) : std::string();
-    };
-    const SqlTarget& t = targets[i];
-    switch (t.kind) {
-      case SqlTarget::Kind::integer:
-        *static_cast<std::int64_t*>(t.where) = null ? 0 : sqlite3_column_int64(stmt, column);
-        break;
-      case SqlTarget::Kind::text: *static_cast<std::string*>(t.where) = null ? std::string() : text(); break;
-      case SqlTarget::Kind::opt_integer: {
-        auto& out = *static_cast<std::optional<std::int64_t>*>(t.where);
-        if (null) out.reset(); else out = sqlite3_column_int64(stmt, column);
-        break;
-      }
-      case SqlTarget::Kind::opt_text: {
-        auto& out = *static_cast<std::optional<std::string>*>(t.where);
-        if (null) out.reset(); else out = text();
-        break;
-      }
-    }
+    const bool null = sqlite_api::sqlite3_column_type(stmt, column) == SQLITE_NULL;
+    assign(targets[i], null, [&] { return sqlite_api::sqlite3_column_int64(stmt, column); }, [&] {
+      const auto* bytes = reinterpret_cast<const char*>(sqlite_api::sqlite3_column_text(stmt, column));
+      return bytes ? std::string(bytes, static_cast<std::size_t>(sqlite_api::sqlite3_column_bytes(stmt, column)))
+                   : std::string();
+    });
   }
 }
 
 void read_slots(const std::vector<StatementCache::Entry::Slot>& outs, std::span<const SqlTarget> targets) {
   for (std::size_t i = 0; i < targets.size(); ++i) {
     const auto& slot = outs[i];
-    const bool null = slot.ind == soci::i_null;
-    const SqlTarget& t = targets[i];
-    switch (t.kind) {
-      case SqlTarget::Kind::integer: *static_cast<std::int64_t*>(t.where) = null ? 0 : slot.integer; break;
-      case SqlTarget::Kind::text: *static_cast<std::string*>(t.where) = null ? std::string() : slot.text; break;
-      case SqlTarget::Kind::opt_integer: {
-        auto& out = *static_cast<std::optional<std::int64_t>*>(t.where);
-        if (null) out.reset(); else out = slot.integer;
-        break;
-      }
-      case SqlTarget::Kind::opt_text: {
-        auto& out = *static_cast<std::optional<std::string>*>(t.where);
-        if (null) out.reset(); else out = slot.text;
-        break;
-      }
-    }
+    assign(targets[i], slot.ind == soci::i_null, [&] { return static_cast<std::int64_t>(slot.integer); },
+           [&] { return slot.text; });
   }
 }
 
@@ -124,26 +115,26 @@ bool StatementCache::run(std::string_view text, std::span<const SqlParam> params
     sqlite3* db = sqlite_handle(session_);
     if (it == entries_.end()) {
       auto entry = std::make_unique<Entry>();
-      const int rc = sqlite3_prepare_v3(db, text.data(), static_cast<int>(text.size()), SQLITE_PREPARE_PERSISTENT,
+      const int rc = sqlite_api::sqlite3_prepare_v3(db, text.data(), static_cast<int>(text.size()), SQLITE_PREPARE_PERSISTENT,
                                         &entry->stmt, nullptr);
       if (rc != SQLITE_OK) throw_sqlite(db, rc, "cannot prepare a statement");
-      if (static_cast<std::size_t>(sqlite3_bind_parameter_count(entry->stmt)) != params.size()) {
+      if (static_cast<std::size_t>(sqlite_api::sqlite3_bind_parameter_count(entry->stmt)) != params.size()) {
         throw std::logic_error("statement has a different number of parameters than given: " + std::string(text));
       }
       it = entries_.emplace(std::string(text), std::move(entry)).first;
     }
     sqlite3_stmt* stmt = it->second->stmt;
     bind_sqlite(db, stmt, params);
-    const int rc = sqlite3_step(stmt);
+    const int rc = sqlite_api::sqlite3_step(stmt);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-      const std::string message = sqlite3_errmsg(db);
-      sqlite3_reset(stmt);
+      const std::string message = sqlite_api::sqlite3_errmsg(db);
+      sqlite_api::sqlite3_reset(stmt);
       throw soci::sqlite3_soci_error(message, rc);
     }
     if (rc == SQLITE_ROW) read_sqlite_row(stmt, targets);
-    *changes = sqlite3_changes64(db);
+    *changes = sqlite_api::sqlite3_changes64(db);
     // A reset statement holds no read snapshot and can run again.
-    sqlite3_reset(stmt);
+    sqlite_api::sqlite3_reset(stmt);
     return rc == SQLITE_ROW;
   }
 
