@@ -116,7 +116,7 @@ Result<RefundRecord> refund_donation(store::Database& db, PaymentGateway* gatewa
       return Status::Unprocessable("amount_exceeds_refundable",
                                    "at most " + format_money({remaining, refund.currency}) + " can still be refunded", "amount");
     }
-    refund.id = "ref_" + http::random_hex(12);
+    refund.id = "ref_" + http::id_hex(12);
     refund.donation_id = request.donation_id;
     refund.status = "pending";
     refund.reason = request.reason;

@@ -1,12 +1,17 @@
 #include "src/http/request_context.hpp"
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <atomic>
+#include <array>
 #include <cstdio>
 #include <stdexcept>
+#include <vector>
 
 namespace donatio::http {
 namespace {
@@ -64,24 +69,63 @@ void init_logging(const std::string& level, bool json) {
   spdlog::flush_every(std::chrono::seconds(1));
 }
 
-std::string random_hex(std::size_t bytes) {
+namespace {
+
+void fill_random(unsigned char* out, std::size_t bytes) {
+  if (RAND_bytes(out, static_cast<int>(bytes)) != 1) throw std::runtime_error("RAND_bytes failed");
+}
+
+void append_hex(std::string& out, const unsigned char* raw, std::size_t bytes) {
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string raw(bytes, '\0');
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes)) != 1) {
-    throw std::runtime_error("RAND_bytes failed");
-  }
-  std::string out(bytes * 2, '0');
   for (std::size_t i = 0; i < bytes; ++i) {
-    out[2 * i] = kHex[static_cast<unsigned char>(raw[i]) >> 4];
-    out[2 * i + 1] = kHex[static_cast<unsigned char>(raw[i]) & 0xf];
+    out += kHex[raw[i] >> 4];
+    out += kHex[raw[i] & 0xf];
+  }
+}
+
+}  // namespace
+
+std::string random_hex(std::size_t bytes) {
+  std::vector<unsigned char> raw(bytes);
+  fill_random(raw.data(), bytes);
+  std::string out;
+  out.reserve(bytes * 2);
+  append_hex(out, raw.data(), bytes);
+  return out;
+}
+
+std::string id_hex(std::size_t bytes) {
+  struct Pool {
+    std::array<unsigned char, 512> bytes{};
+    std::size_t used = 512;
+    ~Pool() { OPENSSL_cleanse(bytes.data(), bytes.size()); }
+  };
+  thread_local Pool pool;
+  std::string out;
+  out.reserve(bytes * 2);
+  while (bytes > 0) {
+    if (pool.used == pool.bytes.size()) {
+      fill_random(pool.bytes.data(), pool.bytes.size());
+      pool.used = 0;
+    }
+    const std::size_t n = std::min(bytes, pool.bytes.size() - pool.used);
+    append_hex(out, pool.bytes.data() + pool.used, n);
+    OPENSSL_cleanse(pool.bytes.data() + pool.used, n);  // handed out once
+    pool.used += n;
+    bytes -= n;
   }
   return out;
 }
 
 std::string time_ordered_hex(std::int64_t unix_seconds) {
-  char head[9];
-  std::snprintf(head, sizeof head, "%08llx", static_cast<unsigned long long>(unix_seconds) & 0xffffffffULL);
-  return head + random_hex(8);
+  // Ids made in the same second by this process follow one another (until 65,536 in one
+  // second wrap the counter), so a batch of new rows touches one or two index pages, not one
+  // page each.
+  static std::atomic<std::uint32_t> sequence{0};
+  const unsigned next = sequence.fetch_add(1, std::memory_order_relaxed) & 0xffffU;
+  char head[13];
+  std::snprintf(head, sizeof head, "%08llx%04x", static_cast<unsigned long long>(unix_seconds) & 0xffffffffULL, next);
+  return head + id_hex(8);
 }
 
 }  // namespace donatio::http

@@ -108,7 +108,7 @@ void HttpServer::install_hooks() {
     scope.route = "unmatched";
     scope.metrics_recorded = false;
     std::string id = req.get_header_value("X-Request-Id");
-    scope.request_id = valid_request_id(id) ? std::move(id) : random_hex(12);
+    scope.request_id = valid_request_id(id) ? std::move(id) : id_hex(12);
     res.set_header("X-Request-Id", scope.request_id);
     res.set_header("X-Content-Type-Options", "nosniff");
     res.set_header("Referrer-Policy", "no-referrer");

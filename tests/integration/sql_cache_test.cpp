@@ -144,14 +144,18 @@ TEST_CASE("a statement given the wrong number of parameters is refused before it
   CHECK(count_scratch(*db) == 0);
 }
 
-TEST_CASE("time-ordered ids sort by their second and differ within it") {
+TEST_CASE("time-ordered ids sort by their second then by creation within it") {
   const std::string a = http::time_ordered_hex(1'764'000'000);
   const std::string b = http::time_ordered_hex(1'764'000'000);
   const std::string later = http::time_ordered_hex(1'764'000'001);
-  CHECK(a.size() == 24);
+  CHECK(a.size() == 28);
   CHECK(a.substr(0, 8) == "69248100");  // 1,764,000,000 in hex
   CHECK(a != b);
   CHECK(a.substr(0, 8) == b.substr(0, 8));
+  // The sequence part follows creation order (b was made right after a; no wrap in between
+  // unless a sat exactly at 0xffff).
+  if (a.substr(8, 4) != "ffff") CHECK(b > a);
+  CHECK(a.substr(12) != b.substr(12));  // the random tails differ
   CHECK(later > a);
   CHECK(later > b);
   CHECK(a.find_first_not_of("0123456789abcdef") == std::string::npos);
