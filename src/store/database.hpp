@@ -40,6 +40,8 @@ bool is_unique_violation(const std::exception& error);
 class Sql;
 class StatementCache;
 
+class WalCheckpointer;
+
 class Database {
  public:
   ~Database();
@@ -78,8 +80,14 @@ class Database {
   class Lease;
   Status run(bool in_transaction, const std::function<Status(soci::session&, StatementCache&)>& work);
 
+  // SQLite: the pooled connections' settings (also after a reconnect).
+  void configure_sqlite_session(soci::session& sql);
+
   Dialect dialect_;
   std::size_t pool_size_;
+  // SQLite: checkpoints the WAL for every pooled connection; declared before the pool so that
+  // the pool's connections (whose commit hooks point here) close first.
+  std::unique_ptr<WalCheckpointer> checkpointer_;
   soci::connection_pool pool_;
   // One per pooled session (same position); declared after the pool so it goes first.
   std::vector<std::unique_ptr<StatementCache>> caches_;

@@ -1,0 +1,180 @@
+// SQLite's write-ahead log under donatio's settings: the write-coalescing VFS (each frame one
+// pwrite) must leave every committed transaction complete in the WAL file on disk — a copy of the
+// files taken right after the commits, with no checkpoint and no clean close (what a kill -9
+// leaves), recovers every row when opened with SQLite's own unix VFS, which checks each frame's
+// checksum and drops everything from the first bad frame on. Also a transaction large enough to
+// spill pages mid-way and rewrite frames of its own. And the background checkpointer keeps the
+// WAL bounded while commits keep coming, copying it to the database and restarting it.
+#include <catch2/catch.hpp>
+#include <soci/sqlite3/soci-sqlite3.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "src/store/database.hpp"
+#include "src/store/wal_checkpointer.hpp"
+#include "support/service_fixture.hpp"
+
+using namespace donatio;
+using namespace donatio::testing;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// Opens `path` with SQLite's platform VFS ("unix"), not donatio's default shim.
+sqlite_api::sqlite3* open_plain(const std::string& path) {
+  sqlite_api::sqlite3* db = nullptr;
+  REQUIRE(sqlite_api::sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, "unix") ==
+          SQLITE_OK);
+  return db;
+}
+
+std::int64_t query_int(sqlite_api::sqlite3* db, const char* sql) {
+  sqlite_api::sqlite3_stmt* stmt = nullptr;
+  REQUIRE(sqlite_api::sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite_api::sqlite3_step(stmt) == SQLITE_ROW);
+  const std::int64_t value = sqlite_api::sqlite3_column_int64(stmt, 0);
+  sqlite_api::sqlite3_finalize(stmt);
+  return value;
+}
+
+void exec(sqlite_api::sqlite3* db, const std::string& sql) {
+  char* error = nullptr;
+  const int rc = sqlite_api::sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+  INFO((error ? error : ""));
+  sqlite_api::sqlite3_free(error);
+  REQUIRE(rc == SQLITE_OK);
+}
+
+// Copies the WAL first, then the database: no commit happens in between, and a page the
+// checkpointer writes meanwhile is also in the copied WAL, which wins at recovery.
+void copy_as_crashed(const std::string& from, const std::string& to) {
+  REQUIRE(fs::exists(from + "-wal"));
+  REQUIRE(fs::file_size(from + "-wal") > 0);
+  fs::copy_file(from + "-wal", to + "-wal");
+  fs::copy_file(from, to);
+}
+
+std::unique_ptr<store::Database> open_database(const std::string& path) {
+  DatabaseConfig c;
+  c.url = "sqlite:" + path;
+  c.pool_size = 2;
+  auto db = store::Database::open(c);
+  REQUIRE(db.ok());
+  return std::move(*db);
+}
+
+// A connection on the process's default VFS — donatio's shim once a Database has been opened —
+// that never checkpoints: every committed page lives only in the WAL.
+sqlite_api::sqlite3* open_wal_only(const std::string& path) {
+  auto installed = open_database(path + ".installs-the-vfs");
+  REQUIRE(std::string(sqlite_api::sqlite3_vfs_find(nullptr)->zName) == "donatio-wal");
+  sqlite_api::sqlite3* db = nullptr;
+  REQUIRE(sqlite_api::sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) ==
+          SQLITE_OK);
+  exec(db, "PRAGMA journal_mode=WAL");
+  exec(db, "PRAGMA synchronous=NORMAL");
+  exec(db, "PRAGMA wal_autocheckpoint=0");
+  return db;
+}
+
+}  // namespace
+
+TEST_CASE("every committed transaction is whole in the WAL file a crash leaves behind") {
+  TempDir dir;
+  const std::string path = dir.path() + "/live.db";
+  sqlite_api::sqlite3* live = open_wal_only(path);
+  exec(live, "CREATE TABLE scratch (id INTEGER PRIMARY KEY, k TEXT UNIQUE, note TEXT)");
+  // Many small commits, each touching a few pages (spread-out unique keys land on different
+  // index pages), like the webhook writer's group commits.
+  for (int t = 0; t < 300; ++t) {
+    std::string batch = "BEGIN IMMEDIATE;";
+    for (int i = 0; i < 7; ++i) {
+      const int n = t * 7 + i;
+      batch += "INSERT INTO scratch (id, k, note) VALUES (" + std::to_string(n) + ", '" +
+               std::to_string((n * 7919) % 100003) + "', printf('%." + std::to_string(200 + n % 50) + "c', '" +
+               static_cast<char>('a' + n % 26) + "'));";
+    }
+    exec(live, batch + "COMMIT;");
+  }
+  const std::string copy = dir.path() + "/crashed.db";
+  copy_as_crashed(path, copy);
+  REQUIRE(fs::file_size(path + "-wal") > 300 * 4096);  // the data is in the log, not the database
+
+  sqlite_api::sqlite3* recovered = open_plain(copy);
+  CHECK(query_int(recovered, "SELECT count(*) FROM scratch") == 2100);
+  CHECK(query_int(recovered, "SELECT count(*) FROM scratch WHERE length(note) = 200 + id % 50") == 2100);
+  CHECK(query_int(recovered, "SELECT count(*) FROM pragma_integrity_check WHERE integrity_check <> 'ok'") == 0);
+  sqlite_api::sqlite3_close_v2(recovered);
+  sqlite_api::sqlite3_close_v2(live);
+}
+
+TEST_CASE("a transaction that spills and rewrites its own frames is whole in the WAL after a crash") {
+  TempDir dir;
+  const std::string path = dir.path() + "/live.db";
+  sqlite_api::sqlite3* live = open_wal_only(path);
+  exec(live, "CREATE TABLE scratch (id INTEGER PRIMARY KEY, note TEXT)");
+  // A tiny page cache: dirty pages go to the WAL mid-transaction, and the UPDATE then changes
+  // pages that already have frames in this transaction (SQLite overwrites those frames and
+  // rewrites their checksums at commit).
+  exec(live, "PRAGMA cache_size = 10");
+  exec(live,
+       "BEGIN IMMEDIATE;"
+       "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 4000) "
+       "INSERT INTO scratch (id, note) SELECT i, printf('%.300c', 'x') FROM n;"
+       "UPDATE scratch SET note = printf('%.300c', 'y') WHERE id % 2 = 0;"
+       "COMMIT;");
+  const std::string copy = dir.path() + "/crashed.db";
+  copy_as_crashed(path, copy);
+
+  sqlite_api::sqlite3* recovered = open_plain(copy);
+  CHECK(query_int(recovered, "SELECT count(*) FROM scratch") == 4000);
+  CHECK(query_int(recovered, "SELECT count(*) FROM scratch WHERE note LIKE 'y%'") == 2000);
+  CHECK(query_int(recovered, "SELECT count(*) FROM pragma_integrity_check WHERE integrity_check <> 'ok'") == 0);
+  sqlite_api::sqlite3_close_v2(recovered);
+  sqlite_api::sqlite3_close_v2(live);
+}
+
+TEST_CASE("the background checkpointer copies the WAL and keeps it from growing") {
+  TempDir dir;
+  const std::string path = dir.path() + "/ckpt.db";
+  sqlite_api::sqlite3* writer = open_plain(path);
+  exec(writer, "PRAGMA journal_mode=WAL");
+  exec(writer, "PRAGMA synchronous=NORMAL");
+  exec(writer, "CREATE TABLE scratch (id INTEGER PRIMARY KEY, note TEXT)");
+
+  store::WalCheckpointerOptions options;
+  options.start_frames = 20;
+  options.restart_frames = 100;
+  auto checkpointer = store::WalCheckpointer::start(path, options);
+  REQUIRE(checkpointer != nullptr);
+  checkpointer->attach(writer);
+
+  std::uintmax_t largest_wal = 0;
+  for (int t = 0; t < 400; ++t) {
+    exec(writer, "BEGIN IMMEDIATE");
+    for (int i = 0; i < 5; ++i) {
+      exec(writer, "INSERT INTO scratch (note) VALUES (printf('%.1500c', 'z'))");  // ~ a page each
+    }
+    exec(writer, "COMMIT");
+    largest_wal = std::max<std::uintmax_t>(largest_wal, fs::file_size(path + "-wal"));
+  }
+  // 2,000 pages went through the log; SQLite's own checkpoints are off on this connection, so
+  // without the thread the WAL would hold them all (~8 MB). It restarts near 100 frames.
+  CHECK(largest_wal < 300 * (4096 + 24));
+  const auto stats = checkpointer->stats();
+  CHECK(stats.checkpoints > 0);
+  CHECK(stats.full > 0);
+  CHECK(stats.restart_waits > 0);
+  CHECK(query_int(writer, "SELECT count(*) FROM scratch") == 2000);
+
+  sqlite_api::sqlite3_wal_hook(writer, nullptr, nullptr);  // detach before the checkpointer goes
+  checkpointer.reset();
+  sqlite_api::sqlite3_close_v2(writer);
+  sqlite_api::sqlite3* reopened = open_plain(path);
+  CHECK(query_int(reopened, "SELECT count(*) FROM scratch") == 2000);
+  sqlite_api::sqlite3_close_v2(reopened);
+}
