@@ -1,5 +1,6 @@
 #include "webhooks/ingestor.hpp"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 namespace donatio::webhooks {
@@ -7,6 +8,7 @@ namespace donatio::webhooks {
 EventIngestor::EventIngestor(store::Database& db, const Clock& clock, IngestorOptions options,
                              std::function<void(const std::vector<ApplyOutcome>&)> on_commit)
     : db_(db), clock_(clock), options_(std::move(options)), on_commit_(std::move(on_commit)) {
+  answerer_ = std::thread([this] { answer_loop(); });
   writer_ = std::thread([this] { run(); });
 }
 
@@ -16,7 +18,13 @@ EventIngestor::~EventIngestor() {
     stopping_ = true;
   }
   ready_.notify_all();
-  if (writer_.joinable()) writer_.join();
+  if (writer_.joinable()) writer_.join();  // drains the queue
+  {
+    std::lock_guard lock(answers_mutex_);
+    answers_stopping_ = true;
+  }
+  answers_ready_.notify_all();
+  if (answerer_.joinable()) answerer_.join();  // answers what the writer handed over
 }
 
 namespace {
@@ -68,8 +76,9 @@ IngestResult EventIngestor::apply(StripeEvent event, std::string raw, std::strin
 }
 
 void EventIngestor::run() {
-  std::deque<Item> batch;
+  pthread_setname_np(pthread_self(), "event-writer");
   while (true) {
+    std::deque<Item> batch;
     {
       std::unique_lock lock(mutex_);
       ready_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
@@ -80,13 +89,38 @@ void EventIngestor::run() {
         queue_.pop_front();
       }
     }
-    write_batch(batch);
-    batch.clear();
+    Answers answers = write_batch(std::move(batch));
+    {
+      std::lock_guard lock(answers_mutex_);
+      answers_.push_back(std::move(answers));
+    }
+    answers_ready_.notify_one();
   }
 }
 
-void EventIngestor::write_batch(std::deque<Item>& batch) {
-  std::vector<IngestResult> results(batch.size());
+void EventIngestor::answer_loop() {
+  pthread_setname_np(pthread_self(), "event-answers");
+  while (true) {
+    Answers answers;
+    {
+      std::unique_lock lock(answers_mutex_);
+      answers_ready_.wait(lock, [this] { return answers_stopping_ || !answers_.empty(); });
+      if (answers_.empty()) return;  // stopping, and everything answered
+      answers = std::move(answers_.front());
+      answers_.pop_front();
+    }
+    // Observers (cache invalidation, metrics) run before any waiter is answered.
+    if (on_commit_ && !answers.outcomes.empty()) on_commit_(answers.outcomes);
+    for (std::size_t i = 0; i < answers.items.size(); ++i) {
+      answers.items[i].promise.set_value(std::move(answers.results[i]));
+    }
+  }
+}
+
+EventIngestor::Answers EventIngestor::write_batch(std::deque<Item> batch) {
+  Answers answers;
+  std::vector<IngestResult>& results = answers.results;
+  results.resize(batch.size());
   const std::int64_t now = clock_.now_unix();
   Status committed = db_.transaction([&](store::Sql& sql) {
     for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -109,14 +143,12 @@ void EventIngestor::write_batch(std::deque<Item>& batch) {
     }
     return Status::Ok();
   });
-  std::vector<ApplyOutcome> outcomes;
   for (std::size_t i = 0; i < batch.size(); ++i) {
     if (!committed.ok()) results[i].status = committed;
-    if (results[i].status.ok()) outcomes.push_back(results[i].outcome);
+    if (results[i].status.ok()) answers.outcomes.push_back(results[i].outcome);
   }
-  // Observers (cache invalidation, metrics) run before any waiter is answered.
-  if (on_commit_ && !outcomes.empty()) on_commit_(outcomes);
-  for (std::size_t i = 0; i < batch.size(); ++i) batch[i].promise.set_value(std::move(results[i]));
+  answers.items = std::move(batch);
+  return answers;
 }
 
 }  // namespace donatio::webhooks

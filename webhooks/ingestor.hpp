@@ -3,7 +3,9 @@
 // takes whatever has queued up (up to max_batch), applies each event in its own savepoint
 // inside ONE transaction, commits, and only then answers every waiter. A waiter therefore
 // hears "ok" only after its event is durable; if the commit fails, every event of the batch
-// gets an error (the webhook answers 5xx and Stripe retries). Thread-safe: submit() from any
+// gets an error (the webhook answers 5xx and Stripe retries). The answers (and the commit
+// observers before them) go out on a second thread, so the writer starts the next batch while
+// the waiters of the last one are woken — one futex wake each. Thread-safe: submit() from any
 // thread. On PostgreSQL several instances each run their own writer; row locks and the unique
 // event id keep them from double-applying.
 #pragma once
@@ -62,9 +64,16 @@ class EventIngestor {
     std::string error;
     std::promise<IngestResult> promise;
   };
+  // A committed (or failed) batch on its way to its waiters.
+  struct Answers {
+    std::deque<Item> items;
+    std::vector<IngestResult> results;
+    std::vector<ApplyOutcome> outcomes;  // of the events that committed
+  };
   std::future<IngestResult> enqueue(Item item);
   void run();
-  void write_batch(std::deque<Item>& batch);
+  void answer_loop();
+  Answers write_batch(std::deque<Item> batch);
 
   store::Database& db_;
   const Clock& clock_;
@@ -75,6 +84,11 @@ class EventIngestor {
   std::deque<Item> queue_;
   bool stopping_ = false;
   std::atomic<std::int64_t> last_submit_ms_{0};  // steady clock
+  std::mutex answers_mutex_;
+  std::condition_variable answers_ready_;
+  std::deque<Answers> answers_;
+  bool answers_stopping_ = false;
+  std::thread answerer_;
   std::thread writer_;
 };
 
