@@ -61,10 +61,15 @@ WalCheckpointer::Stats WalCheckpointer::stats() const {
 int WalCheckpointer::on_commit(void* arg, sqlite_api::sqlite3*, const char*, int frames) {
   auto* self = static_cast<WalCheckpointer*>(arg);
   if (frames < self->options_.start_frames) return SQLITE_OK;
+  const bool restart_due = frames >= self->options_.restart_frames;
   std::unique_lock lock(self->mutex_);
+  // A shorter log than at the last request means it has restarted since.
+  const int since = frames - self->requested_at_frames_;
+  if (!restart_due && since >= 0 && since < self->options_.step_frames) return SQLITE_OK;
+  self->requested_at_frames_ = frames;
   const std::uint64_t ticket = ++self->wanted_;
   self->wake_.notify_one();
-  if (frames < self->options_.restart_frames || self->stopping_) return SQLITE_OK;
+  if (!restart_due || self->stopping_) return SQLITE_OK;
   ++self->stats_.restart_waits;
   if (!self->done_.wait_for(lock, self->options_.max_wait,
                             [&] { return self->stopping_ || self->covered_ >= ticket; })) {

@@ -7,7 +7,9 @@
 // plus the time blocked on the disk, and the slowest answers). Here every pooled connection's
 // automatic checkpoint is off; a commit hook wakes this thread once the log holds
 // `start_frames` pages, and it runs PASSIVE checkpoints (which never block writers or readers)
-// on its own connection, again and again while commits keep coming.
+// on its own connection, one per `step_frames` new pages while commits keep coming (not one per
+// commit: each checkpoint syncs the log and the database, and many small commits — donation
+// creation — would keep the disk syncing).
 //
 // The log only starts over from the beginning when a writer begins a transaction while every
 // page of it is already in the database, which a busy writer never sees by chance. So when a
@@ -34,6 +36,7 @@ namespace donatio::store {
 struct WalCheckpointerOptions {
   int start_frames = 1000;   // SQLite's own automatic checkpoint starts here too
   int restart_frames = 4000;
+  int step_frames = 256;     // between start and restart: a checkpoint per this many new frames
   std::chrono::milliseconds max_wait{200};
 };
 
@@ -71,6 +74,7 @@ class WalCheckpointer {
   std::condition_variable done_;  // committers: a checkpoint finished
   std::uint64_t wanted_ = 0;      // commits that asked for a checkpoint (a ticket each)
   std::uint64_t covered_ = 0;     // every ticket up to this one is in the database
+  int requested_at_frames_ = 0;   // the log's length when a checkpoint was last asked for
   bool stopping_ = false;
   Stats stats_;
   std::thread thread_;

@@ -149,6 +149,7 @@ TEST_CASE("the background checkpointer copies the WAL and keeps it from growing"
   store::WalCheckpointerOptions options;
   options.start_frames = 20;
   options.restart_frames = 100;
+  options.step_frames = 25;
   auto checkpointer = store::WalCheckpointer::start(path, options);
   REQUIRE(checkpointer != nullptr);
   checkpointer->attach(writer);
