@@ -16,7 +16,9 @@
 // commit leaves the log at `restart_frames` pages or more, that commit waits (at most
 // `max_wait`) for a checkpoint begun after it to finish — usually the last one or two group
 // commits' worth, since the thread has kept up — and the writer's next transaction restarts the
-// log. The WAL thus stays around `restart_frames` pages (16 MB at 4 KiB pages).
+// log. The WAL thus stays around `restart_frames` pages (32 MB at 4 KiB pages); each restart
+// costs the committing writer one short checkpoint wait, so the longer the log, the rarer the
+// slow answer.
 #pragma once
 
 #include <chrono>
@@ -35,7 +37,7 @@ namespace donatio::store {
 
 struct WalCheckpointerOptions {
   int start_frames = 1000;   // SQLite's own automatic checkpoint starts here too
-  int restart_frames = 4000;
+  int restart_frames = 8000;
   int step_frames = 256;     // between start and restart: a checkpoint per this many new frames
   std::chrono::milliseconds max_wait{200};
 };
