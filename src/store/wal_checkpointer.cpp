@@ -5,6 +5,9 @@
 #include <spdlog/spdlog.h>
 #include <pthread.h>
 
+#include <algorithm>
+#include <climits>
+
 namespace donatio::store {
 
 std::unique_ptr<WalCheckpointer> WalCheckpointer::start(const std::string& path, WalCheckpointerOptions options) {
@@ -30,7 +33,9 @@ std::unique_ptr<WalCheckpointer> WalCheckpointer::start(const std::string& path,
 }
 
 WalCheckpointer::WalCheckpointer(sqlite_api::sqlite3* connection, WalCheckpointerOptions options)
-    : connection_(connection), options_(options) {
+    : connection_(connection), options_(options),
+      wait_from_frames_(options.restart_frames),
+      wait_step_frames_(options.restart_frames) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -61,8 +66,12 @@ WalCheckpointer::Stats WalCheckpointer::stats() const {
 int WalCheckpointer::on_commit(void* arg, sqlite_api::sqlite3*, const char*, int frames) {
   auto* self = static_cast<WalCheckpointer*>(arg);
   if (frames < self->options_.start_frames) return SQLITE_OK;
-  const bool restart_due = frames >= self->options_.restart_frames;
   std::unique_lock lock(self->mutex_);
+  if (frames < self->options_.restart_frames) {  // the log has started over
+    self->wait_from_frames_ = self->options_.restart_frames;
+    self->wait_step_frames_ = self->options_.restart_frames;
+  }
+  const bool restart_due = frames >= self->wait_from_frames_;
   // A shorter log than at the last request means it has restarted since.
   const int since = frames - self->requested_at_frames_;
   if (!restart_due && since >= 0 && since < self->options_.step_frames) return SQLITE_OK;
@@ -74,6 +83,8 @@ int WalCheckpointer::on_commit(void* arg, sqlite_api::sqlite3*, const char*, int
   if (!self->done_.wait_for(lock, self->options_.max_wait,
                             [&] { return self->stopping_ || self->covered_ >= ticket; })) {
     ++self->stats_.wait_timeouts;
+    self->wait_step_frames_ = std::min(self->wait_step_frames_, 1 << 28) * 2;
+    self->wait_from_frames_ = frames + std::min(self->wait_step_frames_, INT_MAX - frames);
   }
   return SQLITE_OK;
 }

@@ -16,7 +16,10 @@
 // commit leaves the log at `restart_frames` pages or more, that commit waits (at most
 // `max_wait`) for a checkpoint begun after it to finish — usually the last one or two group
 // commits' worth, since the thread has kept up — and the writer's next transaction restarts the
-// log. The WAL thus stays around `restart_frames` pages (32 MB at 4 KiB pages); each restart
+// log. A reader on an old snapshot (a long report) keeps the log from being copied whole: a wait
+// that ends in vain pushes the next one twice as far out, so the log grows meanwhile, as it
+// would with SQLite's own checkpoints, instead of every commit waiting. The WAL thus stays around
+// `restart_frames` pages (32 MB at 4 KiB pages); each restart
 // costs the committing writer one short checkpoint wait, so the longer the log, the rarer the
 // slow answer.
 #pragma once
@@ -77,6 +80,12 @@ class WalCheckpointer {
   std::uint64_t wanted_ = 0;      // commits that asked for a checkpoint (a ticket each)
   std::uint64_t covered_ = 0;     // every ticket up to this one is in the database
   int requested_at_frames_ = 0;   // the log's length when a checkpoint was last asked for
+  // Commits wait from this length on: restart_frames, and after a wait in vain twice as far
+  // out as the last time (a reader on an old snapshot keeps the log from being copied whole;
+  // SQLite's own checkpoints let the log grow then, and so does this, rather than stall commit
+  // after commit). Back to restart_frames once the log has started over.
+  int wait_from_frames_ = 0;
+  int wait_step_frames_ = 0;
   bool stopping_ = false;
   Stats stats_;
   std::thread thread_;
