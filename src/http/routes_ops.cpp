@@ -6,6 +6,10 @@
 namespace donatio::http {
 
 void register_ops_routes(HttpServer& server, ServiceContext& ctx) {
+  ctx.metrics.describe("donatio_sqlite_checkpoints_total", "counter",
+                       "SQLite WAL checkpoints by the background checkpointer; full: the whole log was copied.");
+  ctx.metrics.describe("donatio_sqlite_wal_restart_waits_total", "counter",
+                       "Commits that waited for the checkpointer so the WAL could start over; timeout: in vain (a long reader).");
   server.get("/healthz", "/healthz", [](const httplib::Request&, httplib::Response& res) {
     send_json(res, 200, R"({"status":"ok"})");
   });
@@ -19,6 +23,14 @@ void register_ops_routes(HttpServer& server, ServiceContext& ctx) {
     send_json(res, 200, R"({"status":"ready"})");
   });
   server.get("/metrics", "/metrics", [&ctx](const httplib::Request&, httplib::Response& res) {
+    if (const auto ckpt = ctx.db.checkpoint_stats()) {
+      auto count = [](std::uint64_t n) { return static_cast<std::int64_t>(n); };
+      ctx.metrics.set_gauge("donatio_sqlite_checkpoints_total", "result=\"full\"", count(ckpt->full));
+      ctx.metrics.set_gauge("donatio_sqlite_checkpoints_total", "result=\"partial\"", count(ckpt->checkpoints - ckpt->full));
+      ctx.metrics.set_gauge("donatio_sqlite_wal_restart_waits_total", "result=\"caught_up\"",
+                            count(ckpt->restart_waits - ckpt->wait_timeouts));
+      ctx.metrics.set_gauge("donatio_sqlite_wal_restart_waits_total", "result=\"timeout\"", count(ckpt->wait_timeouts));
+    }
     res.set_content(ctx.metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
   });
 }

@@ -254,6 +254,11 @@ Result<std::unique_ptr<Database>> Database::open(const DatabaseConfig& config) {
   return db;
 }
 
+std::optional<WalCheckpointer::Stats> Database::checkpoint_stats() const {
+  if (!checkpointer_) return std::nullopt;
+  return checkpointer_->stats();
+}
+
 void Database::configure_sqlite_session(soci::session& sql) {
   sql << "PRAGMA synchronous=NORMAL";
   sql << "PRAGMA foreign_keys=ON";

@@ -11,11 +11,13 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "donatio/config.hpp"
 #include "donatio/status.hpp"
+#include "src/store/wal_checkpointer.hpp"
 
 namespace donatio::store {
 
@@ -39,8 +41,6 @@ bool is_unique_violation(const std::exception& error);
 
 class Sql;
 class StatementCache;
-
-class WalCheckpointer;
 
 class Database {
  public:
@@ -74,6 +74,10 @@ class Database {
   // Runs `work` on a leased session without an explicit transaction (reads).
   Status read(const std::function<Status(soci::session&)>& work);
   Status read(const std::function<Status(Sql&)>& work);
+
+  // SQLite: the background checkpointer's counters (wal_checkpointer.hpp); nullopt on
+  // PostgreSQL or when SQLite checkpoints inside commits.
+  std::optional<WalCheckpointer::Stats> checkpoint_stats() const;
 
  private:
   Database(Dialect dialect, std::size_t pool_size);

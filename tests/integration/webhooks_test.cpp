@@ -164,6 +164,9 @@ TEST_CASE("unknown event types are acknowledged, counted and not applied") {
   CHECK(query_string(fx, "SELECT status FROM events") == "ignored");
   auto metrics = fx.client().Get("/metrics")->body;
   CHECK(metrics.find(R"(donatio_webhook_events_total{type="customer.created",outcome="ignored"} 1)") != std::string::npos);
+  // On SQLite the background checkpointer's counters are there too (nothing to checkpoint yet).
+  CHECK(metrics.find("# TYPE donatio_sqlite_checkpoints_total counter") != std::string::npos);
+  CHECK(metrics.find(R"(donatio_sqlite_wal_restart_waits_total{result="timeout"} 0)") != std::string::npos);
 }
 
 TEST_CASE("a dispute for a payment we do not know is stored as failed, visible, and not lost") {
