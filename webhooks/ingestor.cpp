@@ -1,7 +1,6 @@
 #include "webhooks/ingestor.hpp"
 
 #include <pthread.h>
-#include <spdlog/spdlog.h>
 
 namespace donatio::webhooks {
 

@@ -221,11 +221,10 @@ Result<std::unique_ptr<Database>> Database::open(const DatabaseConfig& config) {
   std::string sqlite_path;
   if (sqlite) {
     sqlite_path = config.url.substr(7);
-    const std::string& path = sqlite_path;
-    const auto parent = std::filesystem::path(path).parent_path();
+    const auto parent = std::filesystem::path(sqlite_path).parent_path();
     std::error_code ec;
     if (!parent.empty()) std::filesystem::create_directories(parent, ec);
-    connect = "db=" + path + " timeout=10 shared_cache=false";
+    connect = "db=" + sqlite_path + " timeout=10 shared_cache=false";
     configure_sqlite_once();
   } else {
     connect = postgres_connect_string(config.url);

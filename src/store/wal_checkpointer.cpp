@@ -92,6 +92,8 @@ int WalCheckpointer::on_commit(void* arg, sqlite_api::sqlite3*, const char*, int
 void WalCheckpointer::run() {
   pthread_setname_np(pthread_self(), "sqlite-ckpt");
   bool warned = false;
+  int retry_ms = 1;     // between attempts that leave part of the log behind
+  int last_copied = -1;
   for (;;) {
     std::uint64_t ticket = 0;
     {
@@ -115,16 +117,22 @@ void WalCheckpointer::run() {
     done_.notify_all();
     if (full) {
       warned = false;
+      retry_ms = 1;
+      last_copied = -1;
       continue;
     }
     // A reader still on an older snapshot keeps part of the log (or another process is
-    // checkpointing): try again shortly.
+    // checkpointing): try again shortly, backing off to 50 ms while nothing moves (a long report
+    // would otherwise keep this thread retrying every millisecond).
     if (rc != SQLITE_OK && rc != SQLITE_BUSY && !warned) {
       spdlog::warn("SQLite background checkpoint failed: {}", sqlite_api::sqlite3_errstr(rc));
       warned = true;
     }
+    const bool moved = rc == SQLITE_OK && copied != last_copied;
+    last_copied = rc == SQLITE_OK ? copied : last_copied;
+    retry_ms = moved ? 1 : std::min(retry_ms * 2, 50);
     std::unique_lock lock(mutex_);
-    wake_.wait_for(lock, std::chrono::milliseconds(rc == SQLITE_OK || rc == SQLITE_BUSY ? 1 : 100),
+    wake_.wait_for(lock, std::chrono::milliseconds(rc == SQLITE_OK || rc == SQLITE_BUSY ? retry_ms : 100),
                    [this] { return stopping_; });
     if (stopping_) return;
   }
