@@ -90,12 +90,13 @@ void add_history(Sql& sql, const std::string& donation_id, const char* from, con
            donation_id, from, to, event_id, reason, now);
 }
 
-// Records a payment we did not create (Payment Link, Checkout, dashboard): against the
-// campaign named in metadata.campaign when it exists, else unattributed.
-DonationRow record_external(Sql& sql, const std::string& payment_intent, const std::string& charge,
-                            std::int64_t amount, const std::string& currency, const std::string& campaign_slug,
-                            const std::string& email, std::int64_t created, const std::string& event_id,
-                            std::int64_t now) {
+// A payment we did not create (Payment Link, Checkout, dashboard), not yet written: against the
+// campaign named in metadata.campaign when it exists, else unattributed. apply_to_ledger
+// inserts it once, in the state the event leaves it in (insert_donation), so a payment that
+// arrives succeeded costs one row write instead of an insert and an update.
+DonationRow external_donation(Sql& sql, const std::string& payment_intent, const std::string& charge,
+                              std::int64_t amount, const std::string& currency, const std::string& campaign_slug,
+                              std::int64_t created, std::int64_t now, std::string* reason) {
   DonationRow d;
   d.id = "don_" + http::time_ordered_hex(now);
   d.amount = amount;
@@ -107,18 +108,28 @@ DonationRow record_external(Sql& sql, const std::string& payment_intent, const s
     std::int64_t id = 0;
     if (sql.first("SELECT id FROM campaigns WHERE slug = :s", std::tie(id), campaign_slug)) d.campaign_id = id;
   }
-  sql.exec("INSERT INTO donations (id, campaign_id, status, amount, gift_amount, currency, donor_email, source, "
-           "payment_intent_id, charge_id, created_at, updated_at) "
-           "VALUES (:id, :c, 'pending', :a, :g, :cur, :e, 'external', :pi, :ch, :ca, :ua)",
-           d.id, d.campaign_id, amount, amount, currency, email, or_null(payment_intent), or_null(charge),
-           d.created_at, now);
-  store::apply_totals_change(sql, std::nullopt, summary_inputs(d));  // pending: adds nothing yet
-  add_history(sql, d.id, nullptr, "pending", event_id,
-              campaign_slug.empty() ? "payment not created by donatio; unattributed"
-                                    : (d.campaign_id ? "payment not created by donatio; campaign from metadata"
-                                                     : "payment not created by donatio; unknown campaign '" + campaign_slug + "'"),
-              now);
+  *reason = campaign_slug.empty() ? "payment not created by donatio; unattributed"
+            : d.campaign_id       ? "payment not created by donatio; campaign from metadata"
+                                  : "payment not created by donatio; unknown campaign '" + campaign_slug + "'";
   return d;
+}
+
+// Writes a donation found by external_donation, in its current state, with one history row
+// from nothing to that state.
+void insert_donation(Sql& sql, const DonationRow& d, const std::string& email, const std::string& event_id,
+                     const std::string& reason, std::int64_t now) {
+  const char* status = donation_status_name(d.status);
+  // As for an update from pending: only entering `succeeded` sets the time of success.
+  const std::optional<std::int64_t> succeeded_at =
+      d.status == DonationStatus::succeeded ? std::optional<std::int64_t>(now) : std::nullopt;
+  sql.exec("INSERT INTO donations (id, campaign_id, status, amount, gift_amount, currency, donor_email, source, "
+           "payment_intent_id, charge_id, amount_refunded, disputed_amount, receipt_number, created_at, updated_at, "
+           "succeeded_at) "
+           "VALUES (:id, :c, :st, :a, :g, :cur, :e, 'external', :pi, :ch, :r, :da, :n, :ca, :ua, :sa)",
+           d.id, d.campaign_id, status, d.amount, d.amount, d.currency, email, or_null(d.payment_intent_id),
+           or_null(d.charge_id), d.amount_refunded, d.disputed_amount, or_null(d.receipt_number), d.created_at, now,
+           succeeded_at);
+  add_history(sql, d.id, nullptr, status, event_id, reason, now);
 }
 
 std::int64_t raised_part(DonationStatus s, std::int64_t amount, std::int64_t refunded) {
@@ -137,21 +148,38 @@ std::string next_receipt_number(Sql& sql, const std::string& prefix, int year, s
   return format_receipt_number(prefix, year, next);
 }
 
-std::string issue_receipt(Sql& sql, const LedgerSettings& s, const DonationRow& d, const char* kind,
-                          const std::string& references, std::int64_t amount, std::int64_t now) {
+// A receipt document's number, taken before the document is written.
+struct ReceiptNumber {
+  std::string number;
+  int year = 0;
+  std::int64_t sequence = 0;
+};
+
+ReceiptNumber take_receipt_number(Sql& sql, const LedgerSettings& s, const DonationRow& d, const char* kind,
+                                  std::int64_t now) {
   // Numbered per calendar year of the gift (UTC); documents issued later for the same gift
   // (void, amended) are numbered in the year they are issued.
-  const int year = utc_year(std::string(kind) == "receipt" ? d.created_at : now);
-  std::int64_t sequence = 0;
-  const std::string number = next_receipt_number(sql, s.receipt_prefix, year, &sequence);
+  ReceiptNumber r;
+  r.year = utc_year(std::string_view(kind) == "receipt" ? d.created_at : now);
+  r.number = next_receipt_number(sql, s.receipt_prefix, r.year, &r.sequence);
+  return r;
+}
+
+// The document (its donation row must exist) and the outbox row that mails it.
+void record_receipt(Sql& sql, const DonationRow& d, const char* kind, const std::string& references,
+                    std::int64_t amount, const ReceiptNumber& r, std::int64_t now) {
   sql.exec("INSERT INTO receipts (number, donation_id, kind, references_number, year, sequence, amount, currency, "
            "issued_at) VALUES (:n, :d, :k, :r, :y, :s, :a, :c, :i)",
-           number, d.id, kind, or_null(references), year, sequence, amount, d.currency, now);
-  const std::string payload = nlohmann::json{{"receipt_number", number}, {"donation_id", d.id}}.dump();
+           r.number, d.id, kind, or_null(references), r.year, r.sequence, amount, d.currency, now);
+  const std::string payload = nlohmann::json{{"receipt_number", r.number}, {"donation_id", d.id}}.dump();
   sql.exec("INSERT INTO outbox (kind, payload, status, attempts, next_attempt_at, created_at, updated_at) "
            "VALUES ('receipt_email', :p, 'pending', 0, :n, :c, :u)",
            payload, now, now, now);
-  return number;
+}
+
+void issue_receipt(Sql& sql, const LedgerSettings& s, const DonationRow& d, const char* kind,
+                   const std::string& references, std::int64_t amount, std::int64_t now) {
+  record_receipt(sql, d, kind, references, amount, take_receipt_number(sql, s, d, kind, now), now);
 }
 
 void enqueue_fee_lookup(Sql& sql, const DonationRow& d, const std::string& charge, std::int64_t now) {
@@ -169,10 +197,13 @@ ApplyOutcome apply_to_ledger(Sql& sql, const LedgerSettings& s, const StripeEven
   const auto payment_event = payment_event_for(ev);
   if (!payment_event) return {ApplyKind::ignored, "", "event type not acted on", ""};
 
-  // Find (or record) the donation the event is about.
+  // Find the donation the event is about, or describe the payment we did not create (written
+  // below, once its state after this event is known).
   std::optional<DonationRow> d;
   std::string charge_id;
   std::int64_t amount_refunded = -1;
+  std::optional<std::string> new_reason;  // set: d is not in the table yet
+  std::string new_email;
   if (ev.payment_intent) {
     const auto& pi = *ev.payment_intent;
     charge_id = pi.latest_charge;
@@ -189,8 +220,10 @@ ApplyOutcome apply_to_ledger(Sql& sql, const LedgerSettings& s, const StripeEven
       }
     }
     if (!d) {
-      d = record_external(sql, pi.id, pi.latest_charge, pi.amount, pi.currency, std::string(pi.campaign()),
-                          pi.receipt_email, pi.created, ev.id, now);
+      new_reason.emplace();
+      d = external_donation(sql, pi.id, pi.latest_charge, pi.amount, pi.currency, std::string(pi.campaign()),
+                            pi.created, now, &*new_reason);
+      new_email = pi.receipt_email;
     }
   } else if (ev.charge) {
     const auto& ch = *ev.charge;
@@ -199,7 +232,8 @@ ApplyOutcome apply_to_ledger(Sql& sql, const LedgerSettings& s, const StripeEven
     d = find_by(sql, kByCharge, ch.id);
     if (!d) d = find_by(sql, kByPaymentIntent, ch.payment_intent);
     if (!d) {
-      d = record_external(sql, ch.payment_intent, ch.id, ch.amount, ch.currency, "", "", ev.created, ev.id, now);
+      new_reason.emplace();
+      d = external_donation(sql, ch.payment_intent, ch.id, ch.amount, ch.currency, "", ev.created, now, &*new_reason);
     }
   } else if (ev.dispute) {
     const auto& du = *ev.dispute;
@@ -209,8 +243,14 @@ ApplyOutcome apply_to_ledger(Sql& sql, const LedgerSettings& s, const StripeEven
     if (!d) return {ApplyKind::failed, "", "no donation for disputed charge " + du.charge, ""};
   }
   if (!d) return {ApplyKind::failed, "", "event names no payment", ""};
+  const bool is_new = new_reason.has_value();
+  // A new payment the event does not move stays recorded as pending.
+  const auto record_pending = [&] {
+    if (is_new) insert_donation(sql, *d, new_email, ev.id, *new_reason, now);
+  };
 
   if (ev.payment_intent && d->currency != ev.payment_intent->currency) {
+    record_pending();
     return {ApplyKind::failed, d->id, "currency " + ev.payment_intent->currency + " does not match donation currency " + d->currency, ""};
   }
   const DonationStatus before = d->status;
@@ -219,56 +259,69 @@ ApplyOutcome apply_to_ledger(Sql& sql, const LedgerSettings& s, const StripeEven
   const bool charge_new = !charge_id.empty() && d->charge_id.empty();
   if (!decision.changes) {
     if (charge_new) {
-      sql.exec("UPDATE donations SET charge_id = :c WHERE id = :id", charge_id, d->id);
+      if (is_new) {
+        d->charge_id = charge_id;
+      } else {
+        sql.exec("UPDATE donations SET charge_id = :c WHERE id = :id", charge_id, d->id);
+      }
     }
+    record_pending();
     return {ApplyKind::ignored, d->id, decision.reason, ""};
   }
   const DonationStatus after = decision.next;
   if (after == before && refunded_after == d->amount_refunded) {
+    record_pending();
     return {ApplyKind::ignored, d->id, "nothing new in this event", ""};
   }
   ApplyOutcome outcome{ApplyKind::applied, d->id, "", ""};
-  const store::SummaryInputs totals_before = summary_inputs(*d);
-  const std::string new_charge = charge_new ? charge_id : d->charge_id;
+  const std::optional<store::SummaryInputs> totals_before =
+      is_new ? std::nullopt : std::optional<store::SummaryInputs>(summary_inputs(*d));
+  const DonationRow original = *d;  // the state before this event
+  if (charge_new) d->charge_id = charge_id;
 
+  std::optional<ReceiptNumber> receipt;
   if (decision.issues_receipt) {
-    outcome.receipt_number = issue_receipt(sql, s, *d, "receipt", "", d->amount, now);
-    d->receipt_number = outcome.receipt_number;
+    receipt = take_receipt_number(sql, s, *d, "receipt", now);
+    d->receipt_number = receipt->number;
+    outcome.receipt_number = receipt->number;
   }
+  // The amount under dispute: set when a dispute opens, kept when it is lost (the money is gone),
+  // cleared when it is won; other events leave it as it is.
+  if (ev.dispute && after == DonationStatus::disputed) d->disputed_amount = ev.dispute->amount;
+  if (ev.dispute && before == DonationStatus::disputed && after == DonationStatus::succeeded) d->disputed_amount = 0;
+  const bool entering_success = after == DonationStatus::succeeded && before != DonationStatus::disputed;
+  d->status = after;
+  d->amount_refunded = refunded_after;
+  const std::string status_name = donation_status_name(after);
+  if (is_new) {
+    insert_donation(sql, *d, new_email, ev.id, ev.type + "; " + *new_reason, now);
+  } else {
+    const int succeeded_flag = entering_success ? 1 : 0;
+    sql.exec("UPDATE donations SET status = :s, charge_id = :ch, amount_refunded = :r, disputed_amount = :da, "
+             "receipt_number = :n, updated_at = :u, "
+             "succeeded_at = CASE WHEN :succ = 1 AND succeeded_at IS NULL THEN :u2 ELSE succeeded_at END WHERE id = :id",
+             status_name, or_null(d->charge_id), refunded_after, d->disputed_amount, or_null(d->receipt_number), now,
+             succeeded_flag, now, d->id);
+    add_history(sql, d->id, donation_status_name(before), donation_status_name(after), ev.id, ev.type, now);
+  }
+  if (receipt) record_receipt(sql, *d, "receipt", "", d->amount, *receipt, now);
   // A refund after a receipt: a void notice (full) or an amended receipt (partial), each a new
   // document with its own number referencing the original; the original stays as it was.
-  if (!d->receipt_number.empty() && refunded_after > d->amount_refunded) {
+  if (!d->receipt_number.empty() && refunded_after > original.amount_refunded) {
     if (after == DonationStatus::refunded) {
       issue_receipt(sql, s, *d, "void", d->receipt_number, refunded_after, now);
     } else if (after == DonationStatus::partially_refunded) {
       issue_receipt(sql, s, *d, "amended", d->receipt_number, d->amount - refunded_after, now);
     }
   }
-  // The amount under dispute: set when a dispute opens, kept when it is lost (the money is gone),
-  // cleared when it is won; other events leave it as it is.
-  std::int64_t disputed_after = d->disputed_amount;
-  if (ev.dispute && after == DonationStatus::disputed) disputed_after = ev.dispute->amount;
-  if (ev.dispute && before == DonationStatus::disputed && after == DonationStatus::succeeded) disputed_after = 0;
-  const bool entering_success = after == DonationStatus::succeeded && before != DonationStatus::disputed;
-  const std::string status_name = donation_status_name(after);
-  const int succeeded_flag = entering_success ? 1 : 0;
-  sql.exec("UPDATE donations SET status = :s, charge_id = :ch, amount_refunded = :r, disputed_amount = :da, "
-           "receipt_number = :n, updated_at = :u, "
-           "succeeded_at = CASE WHEN :succ = 1 AND succeeded_at IS NULL THEN :u2 ELSE succeeded_at END WHERE id = :id",
-           status_name, or_null(new_charge), refunded_after, disputed_after, or_null(d->receipt_number), now,
-           succeeded_flag, now, d->id);
-  add_history(sql, d->id, donation_status_name(before), donation_status_name(after), ev.id, ev.type, now);
 
   // The finance summary's daily totals move with the donation, in the same transaction.
-  store::SummaryInputs totals_after = totals_before;
-  totals_after.status = status_name;
-  totals_after.amount_refunded = refunded_after;
-  totals_after.disputed_amount = disputed_after;
-  store::apply_totals_change(sql, totals_before, totals_after);
+  store::apply_totals_change(sql, totals_before, summary_inputs(*d));
 
   // Campaign totals move with the donation, in the same transaction.
   if (d->campaign_id) {
-    const long long raised_delta = raised_part(after, d->amount, refunded_after) - raised_part(before, d->amount, d->amount_refunded);
+    const long long raised_delta =
+        raised_part(after, d->amount, refunded_after) - raised_part(before, d->amount, original.amount_refunded);
     const long long count_delta = (counts_as_raised(after) ? 1 : 0) - (counts_as_raised(before) ? 1 : 0);
     if (raised_delta != 0 || count_delta != 0) {
       // Only money in the campaign's own currency adds to its total (never a sum across
@@ -278,7 +331,7 @@ ApplyOutcome apply_to_ledger(Sql& sql, const LedgerSettings& s, const StripeEven
                d->currency, raised_delta, count_delta, now, *d->campaign_id);
     }
   }
-  if (entering_success && !new_charge.empty()) enqueue_fee_lookup(sql, *d, new_charge, now);
+  if (entering_success && !d->charge_id.empty()) enqueue_fee_lookup(sql, *d, d->charge_id, now);
   return outcome;
 }
 

@@ -96,6 +96,33 @@ TEST_CASE("payments we did not create are recorded against metadata.campaign or 
       CHECK(by_pi["pi_3QfxTestDashboard0001"]["campaign"].is_null());
       CHECK(by_pi["pi_3QfxTestDashboard0001"]["status"] == "succeeded");
       CHECK(campaign(fx, "flood-relief-2026")["donation_count"] == 1);
+      // Written once, in the state the event leaves it in: one history row from nothing to
+      // succeeded naming the event type and where the campaign came from, the time of success,
+      // its receipt (the document references the row) and the fee look-up.
+      const std::string link = "(SELECT id FROM donations WHERE payment_intent_id = 'pi_3QfxTestPaymentLink01')";
+      CHECK(count_rows(fx, "SELECT COUNT(*) FROM donation_history WHERE donation_id = " + link) == 1);
+      CHECK(count_rows(fx, "SELECT COUNT(*) FROM donation_history WHERE from_status IS NULL AND to_status = 'succeeded' "
+                           "AND reason = 'payment_intent.succeeded; payment not created by donatio; campaign from metadata' "
+                           "AND donation_id = " + link) == 1);
+      CHECK(count_rows(fx, "SELECT COUNT(*) FROM donations WHERE succeeded_at IS NOT NULL") == 2);
+      CHECK(count_rows(fx, "SELECT COUNT(*) FROM receipts WHERE donation_id = " + link) == 1);
+      CHECK(count_rows(fx, "SELECT COUNT(*) FROM outbox WHERE kind = 'balance_transaction'") == 2);
+      CHECK(count_rows(fx, "SELECT COUNT(*) FROM donation_history WHERE reason LIKE '%unattributed'") == 1);
+      // One that has not succeeded yet is written as it stands, and moves on from there.
+      const auto t = fx.clock().now_unix();
+      const std::map<std::string, std::string> meta{{"campaign", "flood-relief-2026"}};
+      CHECK(outcome(post_signed(fx, payment_intent_event("evt_ext_p", "payment_intent.processing", "pi_ext_later", 2500, "chf", meta, t)))
+            == "applied");
+      CHECK(query_string(fx, "SELECT status FROM donations WHERE payment_intent_id = 'pi_ext_later'") == "processing");
+      CHECK(count_rows(fx, "SELECT COUNT(*) FROM donations WHERE payment_intent_id = 'pi_ext_later' AND succeeded_at IS NULL "
+                           "AND receipt_number IS NULL") == 1);
+      CHECK(outcome(post_signed(fx, payment_intent_event("evt_ext_s", "payment_intent.succeeded", "pi_ext_later", 2500, "chf", meta, t, "ch_ext_later")))
+            == "applied");
+      CHECK(count_rows(fx, "SELECT COUNT(*) FROM donation_history h JOIN donations d ON d.id = h.donation_id "
+                           "WHERE d.payment_intent_id = 'pi_ext_later'") == 2);
+      CHECK(count_rows(fx, "SELECT COUNT(*) FROM donations WHERE payment_intent_id = 'pi_ext_later' AND status = 'succeeded' "
+                           "AND charge_id = 'ch_ext_later' AND succeeded_at IS NOT NULL AND receipt_number IS NOT NULL") == 1);
+      CHECK(campaign(fx, "flood-relief-2026")["raised_amount"] == 7500);
     }
   }
 }
@@ -142,6 +169,12 @@ TEST_CASE("over HTTP, a refund webhook that arrives before the success still end
       CHECK(count_rows(fx, "SELECT COUNT(*) FROM donations") == 1);
       CHECK(query_string(fx, "SELECT status FROM donations") == "refunded");
       CHECK(campaign(fx, "flood-relief-2026")["raised_amount"] == 0);
+      // The refund came first: the row was written refunded (one history row, no time of
+      // success, no receipt) and the late success only notes nothing.
+      CHECK(count_rows(fx, "SELECT COUNT(*) FROM donations WHERE amount_refunded = 5000 AND charge_id = 'ch_x' "
+                           "AND succeeded_at IS NULL AND receipt_number IS NULL") == 1);
+      CHECK(count_rows(fx, "SELECT COUNT(*) FROM donation_history WHERE from_status IS NULL AND to_status = 'refunded'") == 1);
+      CHECK(count_rows(fx, "SELECT COUNT(*) FROM donation_history") == 1);
     }
   }
 }
