@@ -186,10 +186,15 @@ count_rows() {  # $1 = server, $2 = run dir -> "events donations"
   fi
 }
 vmhwm_mb() { awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo "?"; }
+# CPU time the server process has used so far (user + system, all threads), in clock ticks.
+cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 # ---------------------------------------------------------------- one run
 # Prints: eps p50_ms p99_ms rss_mb sent 2xx non2xx sockerr exhausted events_rows donations_rows receipts outbox
-#         mails_done sink_messages sink_mails_per_s
+#         mails_done sink_messages sink_mails_per_s cpu_us_per_event
+# (cpu_us_per_event: the server's user + system CPU over the whole run, start-up included, per
+# event sent — less noisy than events/s on a shared machine, since it does not depend on how
+# much of the CPU the server got)
 run_one() {
   local server=$1 conns=$2 round=$3 mode=${4:-off}
   local dir="$TMP/$server-$mode-c$conns-r$round" rate count tag out
@@ -213,15 +218,17 @@ run_one() {
       echo "run.sh: wrk failed ($server c$conns r$round):" >&2; cat "$out" >&2; stop_server; stop_sink; return 1; }
   rm -f "$SHM"/ev-*.req
   sleep 1  # requests in flight when wrk stopped are still committed; let them land
-  local rss rows mails="- -"
+  local rss rows mails="- -" ticks
   rss=$(vmhwm_mb "$SERVER_PID")
+  ticks=$(cpu_ticks "$SERVER_PID")
   stop_server
   if [[ -n "$SINK_PID" ]]; then stop_sink; mails=$(sink_stats "$dir"); fi
   rows="$(count_rows "$server" "$dir") $mails"
-  awk -v rss="$rss" -v rows="$rows" '
+  awk -v rss="$rss" -v rows="$rows" -v ticks="$ticks" -v hz="$(getconf CLK_TCK)" '
     /^WH_SENT/ { sent=$2; answers=$4; ok=$6; bad=$8; sock=$10; exh=$12; rt=$14 }
     /^WH_P50_US/ { p50=$2; p99=$6 }
-    END { printf "%.0f %.2f %.2f %s %d %d %d %d %d %s\n", ok / (rt / 1e6), p50 / 1000, p99 / 1000, rss, sent, ok, bad, sock, exh, rows }
+    END { printf "%.0f %.2f %.2f %s %d %d %d %d %d %s %.0f\n", ok / (rt / 1e6), p50 / 1000, p99 / 1000, rss, sent, ok, bad, sock, exh, rows,
+            (sent > 0 ? ticks * 1e6 / hz / sent : 0) }
   ' "$out"
 }
 
@@ -234,29 +241,29 @@ for mode in "${MODES[@]}"; do RUNS+=("donatio:$mode"); done
 label() {  # $1 = server, $2 = mode -> the name shown in the tables
   if [[ $1 == donatio && "$RECEIPTS" != off ]]; then echo "donatio/receipts-$2"; else echo "$1"; fi
 }
-declare -A EPS P50 P99 RSS CHECK MAILS MRATE
+declare -A EPS P50 P99 RSS CHECK MAILS MRATE CPU
 echo "# donatio webhook ingest benchmark: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), wrk -t$THREADS -d$DURATION, $ROUNDS rounds, donatio threads=$SERVER_THREADS, receipts=$RECEIPTS"
 echo "# $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?') $DONATIO"
-printf "%-5s %-20s %5s %9s %8s %8s %7s %8s %8s %6s %5s %4s %9s %9s %8s %8s %6s %6s %7s %s\n" \
-  round server conns "events/s" "p50 ms" "p99 ms" "RSS MB" sent 2xx non2xx sock exh events donations receipts outbox mailed sink "mail/s" rows==sent
+printf "%-5s %-20s %5s %9s %8s %8s %7s %8s %8s %6s %5s %4s %9s %9s %8s %8s %6s %6s %7s %9s %s\n" \
+  round server conns "events/s" "p50 ms" "p99 ms" "RSS MB" sent 2xx non2xx sock exh events donations receipts outbox mailed sink "mail/s" "CPU us/ev" rows==sent
 for round in $(seq 1 "$ROUNDS"); do
   for conns in $CONNS; do
     for run in "${RUNS[@]}"; do
       server=${run%%:*}; mode=${run#*:}
       # Called in this shell (not in $(...)) so that the cleanup trap knows the server PIDs.
       run_one "$server" "$conns" "$round" "$mode" >"$TMP/result.txt"
-      read -r eps p50 p99 rss sent ok bad sock exh ev don rec outb mdone msink mrate <"$TMP/result.txt"
+      read -r eps p50 p99 rss sent ok bad sock exh ev don rec outb mdone msink mrate cpu <"$TMP/result.txt"
       key="$server-$mode-$conns"
       EPS[$key]+="$eps "; P50[$key]+="$p50 "; P99[$key]+="$p99 "; RSS[$key]+="$rss "
-      MAILS[$key]+="$mdone "; MRATE[$key]+="$mrate "
+      MAILS[$key]+="$mdone "; MRATE[$key]+="$mrate "; CPU[$key]+="$cpu "
       # Every event wrk wrote is unique; in-flight ones at the stop still commit, so the
       # stored events must equal `sent`, and at least the 2xx answers.
       ok_rows=$([[ "$ev" == "$sent" && "$don" == "$sent" && "$bad" == 0 && "$exh" == 0 ]] && echo yes || echo NO)
       # With receipts on, every mail the worker marked done reached the sink (none lost).
       [[ $mode == on && "$mdone" != "$msink" ]] && ok_rows=NO
       [[ "$ok_rows" == yes ]] || CHECK[$key]=NO
-      printf "%-5s %-20s %5s %9s %8s %8s %7s %8s %8s %6s %5s %4s %9s %9s %8s %8s %6s %6s %7s %s\n" \
-        "$round" "$(label "$server" "$mode")" "$conns" "$eps" "$p50" "$p99" "$rss" "$sent" "$ok" "$bad" "$sock" "$exh" "$ev" "$don" "$rec" "$outb" "$mdone" "$msink" "$mrate" "$ok_rows"
+      printf "%-5s %-20s %5s %9s %8s %8s %7s %8s %8s %6s %5s %4s %9s %9s %8s %8s %6s %6s %7s %9s %s\n" \
+        "$round" "$(label "$server" "$mode")" "$conns" "$eps" "$p50" "$p99" "$rss" "$sent" "$ok" "$bad" "$sock" "$exh" "$ev" "$don" "$rec" "$outb" "$mdone" "$msink" "$mrate" "$cpu" "$ok_rows"
     done
   done
 done
@@ -265,12 +272,12 @@ median() { tr ' ' '\n' | grep -v '^$' | grep -v '^-$' | sort -g | awk '{a[NR]=$1
 
 echo
 echo "# load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "| server | conns | events/s (median) | p50 ms | p99 ms | peak RSS MB | receipt mails sent (median) | mails/s | rows == sent (all runs) |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| server | conns | events/s (median) | p50 ms | p99 ms | peak RSS MB | server CPU µs/event | receipt mails sent (median) | mails/s | rows == sent (all runs) |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 for conns in $CONNS; do
   for run in "${RUNS[@]}"; do
     server=${run%%:*}; mode=${run#*:}; key="$server-$mode-$conns"
-    echo "| $(label "$server" "$mode") | $conns | $(echo "${EPS[$key]}" | median) | $(echo "${P50[$key]}" | median) | $(echo "${P99[$key]}" | median) | $(echo "${RSS[$key]}" | median) | $(echo "${MAILS[$key]}" | median) | $(echo "${MRATE[$key]}" | median) | ${CHECK[$key]:-yes} |"
+    echo "| $(label "$server" "$mode") | $conns | $(echo "${EPS[$key]}" | median) | $(echo "${P50[$key]}" | median) | $(echo "${P99[$key]}" | median) | $(echo "${RSS[$key]}" | median) | $(echo "${CPU[$key]}" | median) | $(echo "${MAILS[$key]}" | median) | $(echo "${MRATE[$key]}" | median) | ${CHECK[$key]:-yes} |"
   done
 done
 if [[ "$RECEIPTS" == both ]]; then

@@ -117,48 +117,36 @@ class ConnectionStream final : public httplib::Stream {
   // Bytes of the next request already received (pipelined, or buffered by TLS).
   bool has_buffered() const { return used_ < filled_ || (ssl_ != nullptr && SSL_pending(ssl_) > 0); }
 
+  // Small writes (httplib's status line and headers, then the body) are gathered and go out
+  // in one send when the answer is complete (`flush`), before the next read, or once 16 KiB
+  // are waiting; a larger write goes out at once.
   ssize_t write(const char* data, size_t size) override {
     if (refused() && !answering_) return -1;
-    size_t done = 0;
-    while (done < size) {
-      const size_t chunk = std::min<size_t>(size - done, INT_MAX);
-      if (ssl_ != nullptr) {
-        ERR_clear_error();
-        const int r = SSL_write(ssl_, data + done, static_cast<int>(chunk));
-        if (r > 0) {
-          done += static_cast<size_t>(r);
-          continue;
-        }
-        const int error = SSL_get_error(ssl_, r);
-        const short events = error == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
-        if ((error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE) ||
-            !wait_for(fd_, events, limits_.write_timeout)) {
-          return -1;
-        }
-        continue;
-      }
-      const ssize_t r = ::send(fd_, data + done, chunk, MSG_NOSIGNAL);
-      if (r >= 0) {
-        done += static_cast<size_t>(r);
-        continue;
-      }
-      if (errno == EINTR) continue;
-      if ((errno != EAGAIN && errno != EWOULDBLOCK) || !wait_for(fd_, POLLOUT, limits_.write_timeout)) return -1;
-    }
+    if (out_.size() + size > kOutBufferBytes && !flush()) return -1;
+    if (size >= kOutBufferBytes) return send_all(data, size) ? static_cast<ssize_t>(size) : -1;
+    out_.append(data, size);
     return static_cast<ssize_t>(size);
   }
 
+  // Sends what write() gathered; false when the connection failed.
+  bool flush() {
+    if (out_.empty()) return true;
+    const bool sent = send_all(out_.data(), out_.size());
+    out_.clear();
+    if (out_.capacity() > 2 * kOutBufferBytes) out_.shrink_to_fit();
+    return sent;
+  }
+
+  // Both ends of a connection stay what they were: asked once, not for every request.
   void get_remote_ip_and_port(std::string& ip, int& port) const override {
-    sockaddr_storage addr{};
-    socklen_t len = sizeof addr;
-    port = 0;
-    if (::getpeername(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0) ip = address_text(addr, port);
+    if (!remote_.known) remote_ = endpoint(::getpeername);
+    ip = remote_.ip;
+    port = remote_.port;
   }
   void get_local_ip_and_port(std::string& ip, int& port) const override {
-    sockaddr_storage addr{};
-    socklen_t len = sizeof addr;
-    port = 0;
-    if (::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0) ip = address_text(addr, port);
+    if (!local_.known) local_ = endpoint(::getsockname);
+    ip = local_.ip;
+    port = local_.port;
   }
   socket_t socket() const override { return fd_; }
 
@@ -173,10 +161,61 @@ class ConnectionStream final : public httplib::Stream {
                                "\r\nConnection: close\r\n\r\n" + body;
     answering_ = true;
     write(answer.data(), answer.size());
+    flush();
   }
 
  private:
+  static constexpr size_t kOutBufferBytes = 16 * 1024;
+
+  struct Endpoint {
+    bool known = false;
+    std::string ip;
+    int port = 0;
+  };
+
+  Endpoint endpoint(int (*name_of)(int, sockaddr*, socklen_t*)) const {
+    Endpoint e;
+    e.known = true;
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    if (name_of(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0) e.ip = address_text(addr, e.port);
+    return e;
+  }
+
+  bool send_all(const char* data, size_t size) {
+    size_t done = 0;
+    while (done < size) {
+      const size_t chunk = std::min<size_t>(size - done, INT_MAX);
+      if (ssl_ != nullptr) {
+        ERR_clear_error();
+        const int r = SSL_write(ssl_, data + done, static_cast<int>(chunk));
+        if (r > 0) {
+          done += static_cast<size_t>(r);
+          continue;
+        }
+        const int error = SSL_get_error(ssl_, r);
+        const short events = error == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+        if ((error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE) ||
+            !wait_for(fd_, events, limits_.write_timeout)) {
+          return false;
+        }
+        continue;
+      }
+      const ssize_t r = ::send(fd_, data + done, chunk, MSG_NOSIGNAL);
+      if (r >= 0) {
+        done += static_cast<size_t>(r);
+        continue;
+      }
+      if (errno == EINTR) continue;
+      if ((errno != EAGAIN && errno != EWOULDBLOCK) || !wait_for(fd_, POLLOUT, limits_.write_timeout)) return false;
+    }
+    return true;
+  }
+
   ssize_t receive(char* data, size_t size) {
+    // An answer gathered so far goes out before we wait for the client (e.g. httplib's
+    // "100 Continue" before it reads the body).
+    if (!flush()) return -1;
     const int chunk = static_cast<int>(std::min<size_t>(size, INT_MAX));
     for (;;) {
       if (ssl_ != nullptr) {
@@ -253,6 +292,9 @@ class ConnectionStream final : public httplib::Stream {
   char buffer_[4096];
   std::size_t used_ = 0;
   std::size_t filled_ = 0;
+  std::string out_;
+  mutable Endpoint remote_;
+  mutable Endpoint local_;
 };
 
 }  // namespace
@@ -369,7 +411,7 @@ void ConnectionServer::serve(int fd) {
       stream.answer_refusal();
       break;
     }
-    if (!served || closed) break;
+    if (!stream.flush() || !served || closed) break;
   }
   if (stream.cut_off() && on_cut_) on_cut_();
   if (ssl != nullptr) {

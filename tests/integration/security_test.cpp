@@ -330,3 +330,39 @@ TEST_CASE("a POST without Content-Length has an empty body, not one read until t
   CHECK(got.rfind("HTTP/1.1 404", 0) == 0);
   CHECK(got.find("donor_not_found") != std::string::npos);
 }
+
+TEST_CASE("answers are sent whole and at once: keep-alive, pipelined, and 100-continue before the body") {
+  ServiceFixture fx(Backend::sqlite);
+  RawHttpClient client(fx.port());
+  const auto answers_in = [](const std::string& text) {
+    std::size_t n = 0;
+    for (auto at = text.find("HTTP/1.1 200"); at != std::string::npos; at = text.find("HTTP/1.1 200", at + 1)) ++n;
+    return n;
+  };
+  std::string got;
+  // The connection stays open, and the answer (head and body, which the server gathers into
+  // one send) still arrives without the client doing anything more.
+  REQUIRE(client.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  CHECK_FALSE(client.closed_within(std::chrono::milliseconds(500), &got));
+  CHECK(answers_in(got) == 1);
+  CHECK(got.find("\r\n\r\n") != std::string::npos);
+  CHECK(got.substr(got.find("\r\n\r\n") + 4).find("\"status\"") != std::string::npos);
+  // Two requests in one packet: two answers.
+  got.clear();
+  REQUIRE(client.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  CHECK_FALSE(client.closed_within(std::chrono::milliseconds(500), &got));
+  CHECK(answers_in(got) == 2);
+  // A client that waits for "100 Continue" before it sends its body gets it while the server
+  // waits for the body (not held back until the final answer).
+  got.clear();
+  const std::string body = R"({"campaign":"none"})";
+  REQUIRE(client.send("POST /v1/donations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"
+                      "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n"));
+  CHECK_FALSE(client.closed_within(std::chrono::milliseconds(500), &got));
+  CHECK(got.rfind("HTTP/1.1 100 Continue\r\n\r\n", 0) == 0);
+  got.clear();
+  REQUIRE(client.send(body + "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  CHECK(client.closed_within(std::chrono::seconds(3), &got));
+  CHECK(got.rfind("HTTP/1.1 400", 0) == 0);
+  CHECK(answers_in(got) == 1);
+}
