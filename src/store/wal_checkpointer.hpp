@@ -19,10 +19,9 @@
 // log. A reader on an old snapshot (a long report) keeps the log from being copied whole: a wait
 // that ends in vain pushes the next one twice as far out, so the log grows meanwhile, as it
 // would with SQLite's own checkpoints, instead of every commit waiting. The WAL thus stays around
-// `restart_frames` pages (128 MB at 4 KiB pages); each restart
-// costs the committing writer one short checkpoint wait (two fdatasyncs), so the longer the log,
-// the rarer the slow answer: at 8,000 pages the webhook benchmark restarted the log ~4 times a
-// second and those waits were its p99.
+// `restart_frames` pages (32 MB at 4 KiB pages); each restart
+// costs the committing writer one short checkpoint wait, so the longer the log, the rarer the
+// slow answer.
 #pragma once
 
 #include <chrono>
@@ -41,7 +40,7 @@ namespace donatio::store {
 
 struct WalCheckpointerOptions {
   int start_frames = 1000;   // SQLite's own automatic checkpoint starts here too
-  int restart_frames = 32000;
+  int restart_frames = 8000;
   int step_frames = 256;     // between start and restart: a checkpoint per this many new frames
   std::chrono::milliseconds max_wait{200};
 };
