@@ -256,15 +256,10 @@ ApplyOutcome apply_to_ledger(Sql& sql, const LedgerSettings& s, const StripeEven
   const DonationStatus before = d->status;
   const auto decision = decide_transition(before, *payment_event, !d->receipt_number.empty());
   const std::int64_t refunded_after = amount_refunded >= 0 ? std::max(amount_refunded, d->amount_refunded) : d->amount_refunded;
+  // Never for a new payment: external_donation took its charge from this same event.
   const bool charge_new = !charge_id.empty() && d->charge_id.empty();
   if (!decision.changes) {
-    if (charge_new) {
-      if (is_new) {
-        d->charge_id = charge_id;
-      } else {
-        sql.exec("UPDATE donations SET charge_id = :c WHERE id = :id", charge_id, d->id);
-      }
-    }
+    if (charge_new) sql.exec("UPDATE donations SET charge_id = :c WHERE id = :id", charge_id, d->id);
     record_pending();
     return {ApplyKind::ignored, d->id, decision.reason, ""};
   }

@@ -62,6 +62,21 @@ std::uint32_t wal_checkpoint_sequence(const std::string& db_path) {
          std::uint32_t{header[15]};
 }
 
+// A background checkpointer for `writer` (a WAL database at `path`) with thresholds small
+// enough for a test: from 20 frames, one per 25, the log restarting near 100.
+std::unique_ptr<store::WalCheckpointer> small_checkpointer(const std::string& path, sqlite_api::sqlite3* writer,
+                                                           std::chrono::milliseconds max_wait) {
+  store::WalCheckpointerOptions options;
+  options.start_frames = 20;
+  options.restart_frames = 100;
+  options.step_frames = 25;
+  options.max_wait = max_wait;
+  auto checkpointer = store::WalCheckpointer::start(path, options);
+  REQUIRE(checkpointer != nullptr);
+  checkpointer->attach(writer);
+  return checkpointer;
+}
+
 // Copies the WAL first, then the database: no commit happens in between, and a page the
 // checkpointer writes meanwhile is also in the copied WAL, which wins at recovery.
 void copy_as_crashed(const std::string& from, const std::string& to) {
@@ -161,13 +176,7 @@ TEST_CASE("the background checkpointer copies the WAL and keeps it from growing"
   exec(writer, "PRAGMA synchronous=NORMAL");
   exec(writer, "CREATE TABLE scratch (id INTEGER PRIMARY KEY, note TEXT)");
 
-  store::WalCheckpointerOptions options;
-  options.start_frames = 20;
-  options.restart_frames = 100;
-  options.step_frames = 25;
-  auto checkpointer = store::WalCheckpointer::start(path, options);
-  REQUIRE(checkpointer != nullptr);
-  checkpointer->attach(writer);
+  auto checkpointer = small_checkpointer(path, writer, store::WalCheckpointerOptions{}.max_wait);
 
   std::uintmax_t largest_wal = 0;
   for (int t = 0; t < 400; ++t) {
@@ -203,14 +212,7 @@ TEST_CASE("a reader on an old snapshot does not make every commit wait for the c
   exec(writer, "CREATE TABLE scratch (id INTEGER PRIMARY KEY, note TEXT)");
   exec(writer, "INSERT INTO scratch (note) VALUES ('first')");
 
-  store::WalCheckpointerOptions options;
-  options.start_frames = 20;
-  options.restart_frames = 100;
-  options.step_frames = 25;
-  options.max_wait = std::chrono::milliseconds(100);
-  auto checkpointer = store::WalCheckpointer::start(path, options);
-  REQUIRE(checkpointer != nullptr);
-  checkpointer->attach(writer);
+  auto checkpointer = small_checkpointer(path, writer, std::chrono::milliseconds(100));
 
   // A long report: its read transaction pins the snapshot it started on, so no checkpoint can
   // copy the frames committed after it, and the log cannot restart.
