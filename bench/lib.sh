@@ -60,7 +60,11 @@ add_campaign() {  # $1 = config, $2 = slug, $3 = description, $4 = log
 serve_donatio() {  # $1 = config, $2 = log, $3 = perf.data or "", $4 = perf frequency
   SERVED_PERF_PID=""
   if [[ -n "${3:-}" ]]; then
-    perf record -e cpu-clock --call-graph dwarf,16384 -F "${4:-199}" -o "$3" -- \
+    # PERF_EVENT (e.g. raw_syscalls:sys_enter) records that event instead, every occurrence,
+    # without call graphs: a census of system calls or context switches per thread.
+    local how=(-e cpu-clock --call-graph dwarf,16384 -F "${4:-199}")
+    [[ -n "${PERF_EVENT:-}" ]] && how=(-e "$PERF_EVENT" -c 1)
+    perf record "${how[@]}" -o "$3" -- \
       "$DONATIO" serve --config "$1" >"$2" 2>"$2.perf" &
     SERVED_PERF_PID=$!
     SERVED_PID=""

@@ -9,7 +9,7 @@ PACKAGES=(
   libcpp-httplib-dev libssl-dev libcurl4-openssl-dev libsoci-dev libboost-dev
   libspdlog-dev catch2 libtomlplusplus-dev nlohmann-json3-dev libsqlite3-dev libpq-dev
   libcairo2-dev libpango1.0-dev fonts-dejavu-core fonts-wqy-zenhei poppler-utils
-  libgoogle-perftools-dev
+  libgoogle-perftools-dev libsimdjson-dev
   postgresql wrk curl openssl ca-certificates clang-14 libclang-rt-14-dev
 )
 missing=()

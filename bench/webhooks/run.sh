@@ -23,7 +23,9 @@
 #                      both: an off run and an on run for each round and connection count
 #                      (interleaved: off, on, then the peer), and the on/off ratio
 #   PERF=1             perf record (cpu-clock, dwarf call graphs) the donatio server during the
-#                      round-1 run at the last CONNS (with RECEIPTS=both: the "on" run)
+#                      round-1 run at the last CONNS (with RECEIPTS=both: the "on" run);
+#                      PERF_EVENT=raw_syscalls:sys_enter records every system call instead
+#                      (count them per thread with perf script)
 #   KEEP_TMP=1         keep the temp dir (configs, databases, logs, raw wrk output)
 # Every run gets a fresh server process and a fresh database, so peak RSS (VmHWM) and row
 # counts are per run. Builds nothing; all servers listen on 127.0.0.1 only and are killed on

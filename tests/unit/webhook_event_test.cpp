@@ -363,6 +363,40 @@ TEST_CASE("members we do not read are still checked as JSON but not as Stripe fi
   CHECK(odd.payment_intent->amount == 5000);
 }
 
+TEST_CASE("texts the fast reader refuses or reads its own way get the answers of a full parse") {
+  // simdjson refuses integers beyond 64 bits; a full JSON parse reads them as numbers, so such
+  // a member we skip must not cost the event, and one we read is "not an integer".
+  std::string body = read_fixture("payment_intent.succeeded.json");
+  const std::string request = "\"request\": {";
+  const auto at = body.find(request);
+  REQUIRE(at != std::string::npos);
+  std::string huge_skipped = body;
+  huge_skipped.insert(at + request.size(), "\"x\": 123456789012345678901234567890, ");
+  const StripeEvent skipped = parse_ok(huge_skipped);
+  REQUIRE(skipped.payment_intent);
+  CHECK(skipped.payment_intent->amount == 5000);
+  const std::string amount = "\"amount\": 5000";
+  const auto amount_at = body.find(amount);
+  REQUIRE(amount_at != std::string::npos);
+  std::string huge_amount = body;
+  huge_amount.replace(amount_at, amount.size(), "\"amount\": 123456789012345678901234567890");
+  CHECK(rejected_field(huge_amount) == "data.object.amount");
+
+  // A repeated member: the last one counts, as in a full parse.
+  std::string repeated = body;
+  repeated.replace(amount_at, amount.size(), "\"amount\": 1, \"amount\": 7000");
+  const StripeEvent last = parse_ok(repeated);
+  REQUIRE(last.payment_intent);
+  CHECK(last.payment_intent->amount == 7000);
+
+  // Refused either way, with the same reason: a stray byte after the object, a lone surrogate.
+  CHECK(rejected_field(body + "x").empty());
+  std::string surrogate = body;
+  surrogate.insert(at + request.size(), "\"x\": \"\\ud800\", ");
+  CHECK(rejected_field(surrogate).empty());
+  CHECK(parse_event(body + "x").status().message() == "event body is not valid JSON");
+}
+
 TEST_CASE("an envelope without id, type or data.object is rejected") {
   const std::string base = "payment_intent.succeeded.json";
   CHECK(rejected_field(fixture_with(base, [](nlohmann::json& e) { e.erase("id"); })) == "id");
@@ -438,6 +472,16 @@ TEST_CASE("hostile bodies: deep nesting, oversize and truncation are rejected wi
   };
   CHECK(parse_event(nested(donatio::webhooks::kMaxEventNestingDepth)).ok());
   CHECK_FALSE(parse_event(nested(donatio::webhooks::kMaxEventNestingDepth + 1)).ok());
+  // The same with a value in the innermost array (the fast reader counts empty ones differently).
+  auto filled = [&](int depth) {
+    std::string text = nested(depth);
+    text.insert(text.find(']'), "1");
+    return text;
+  };
+  CHECK(parse_event(filled(donatio::webhooks::kMaxEventNestingDepth)).ok());
+  CHECK_FALSE(parse_event(filled(donatio::webhooks::kMaxEventNestingDepth + 1)).ok());
+  CHECK(parse_event(filled(donatio::webhooks::kMaxEventNestingDepth + 1)).status().message() ==
+        "event body is nested too deeply");
 
   std::string oversize = read_fixture("customer.created.json");
   oversize.insert(oversize.size() - 2, std::string(donatio::webhooks::kMaxEventBytes, ' '));
