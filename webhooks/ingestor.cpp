@@ -35,31 +35,30 @@ std::int64_t steady_ms() {
 
 bool EventIngestor::busy() const { return steady_ms() - last_submit_ms_.load(std::memory_order_relaxed) < 250; }
 
-std::future<IngestResult> EventIngestor::enqueue(Item item) {
-  auto future = item.promise.get_future();
+void EventIngestor::enqueue(Item item) {
   last_submit_ms_.store(steady_ms(), std::memory_order_relaxed);
   {
-    std::lock_guard lock(mutex_);
-    if (stopping_ || queue_.size() >= options_.max_queue) {
-      item.promise.set_value({Status::Unavailable("event ingest is overloaded or stopping; retry"), {}});
-      return future;
+    std::unique_lock lock(mutex_);
+    if (!stopping_ && queue_.size() < options_.max_queue) {
+      queue_.push_back(std::move(item));
+      lock.unlock();
+      ready_.notify_one();
+      return;
     }
-    queue_.push_back(std::move(item));
   }
-  ready_.notify_one();
-  return future;
+  item.answer({Status::Unavailable("event ingest is overloaded or stopping; retry"), {}});
 }
 
-std::future<IngestResult> EventIngestor::submit(StripeEvent event, std::string raw, std::string source) {
+EventIngestor::Item EventIngestor::event_item(StripeEvent event, std::string raw, std::string source) {
   Item item;
   item.event = std::move(event);
   item.raw = std::move(raw);
   item.source = std::move(source);
-  return enqueue(std::move(item));
+  return item;
 }
 
-std::future<IngestResult> EventIngestor::submit_unparseable(std::string id, std::string type, std::string raw,
-                                                            std::string error, std::string source) {
+EventIngestor::Item EventIngestor::unparseable_item(std::string id, std::string type, std::string raw,
+                                                    std::string error, std::string source) {
   Item item;
   item.parsed = false;
   item.event.id = std::move(id);
@@ -67,7 +66,35 @@ std::future<IngestResult> EventIngestor::submit_unparseable(std::string id, std:
   item.raw = std::move(raw);
   item.error = std::move(error);
   item.source = std::move(source);
-  return enqueue(std::move(item));
+  return item;
+}
+
+std::future<IngestResult> EventIngestor::submit(StripeEvent event, std::string raw, std::string source) {
+  Item item = event_item(std::move(event), std::move(raw), std::move(source));
+  auto future = item.promise.get_future();
+  enqueue(std::move(item));
+  return future;
+}
+
+void EventIngestor::submit(StripeEvent event, std::string raw, std::string source, Done done) {
+  Item item = event_item(std::move(event), std::move(raw), std::move(source));
+  item.done = std::move(done);
+  enqueue(std::move(item));
+}
+
+std::future<IngestResult> EventIngestor::submit_unparseable(std::string id, std::string type, std::string raw,
+                                                            std::string error, std::string source) {
+  Item item = unparseable_item(std::move(id), std::move(type), std::move(raw), std::move(error), std::move(source));
+  auto future = item.promise.get_future();
+  enqueue(std::move(item));
+  return future;
+}
+
+void EventIngestor::submit_unparseable(std::string id, std::string type, std::string raw, std::string error,
+                                       std::string source, Done done) {
+  Item item = unparseable_item(std::move(id), std::move(type), std::move(raw), std::move(error), std::move(source));
+  item.done = std::move(done);
+  enqueue(std::move(item));
 }
 
 IngestResult EventIngestor::apply(StripeEvent event, std::string raw, std::string source) {
@@ -111,7 +138,7 @@ void EventIngestor::answer_loop() {
     // Observers (cache invalidation, metrics) run before any waiter is answered.
     if (on_commit_ && !answers.outcomes.empty()) on_commit_(answers.outcomes);
     for (std::size_t i = 0; i < answers.items.size(); ++i) {
-      answers.items[i].promise.set_value(std::move(answers.results[i]));
+      answers.items[i].answer(std::move(answers.results[i]));
     }
   }
 }

@@ -44,11 +44,19 @@ class EventIngestor {
                 std::function<void(const std::vector<ApplyOutcome>&)> on_commit = {});
   ~EventIngestor();  // drains the queue, then stops the writer
 
+  // Gets the result of one submitted event exactly once: on the ingestor's answer thread after
+  // the batch committed (or failed), or at once on the submitting thread when the queue is full
+  // or the ingestor stopping. Must be quick: the answers of a whole batch go out one by one.
+  using Done = std::function<void(IngestResult)>;
+
   // `event` was parsed from `raw` after its signature was verified.
   std::future<IngestResult> submit(StripeEvent event, std::string raw, std::string source);
+  void submit(StripeEvent event, std::string raw, std::string source, Done done);
   // A signed event that did not parse: stored as failed.
   std::future<IngestResult> submit_unparseable(std::string id, std::string type, std::string raw, std::string error,
                                                std::string source);
+  void submit_unparseable(std::string id, std::string type, std::string raw, std::string error, std::string source,
+                          Done done);
   // submit + wait.
   IngestResult apply(StripeEvent event, std::string raw, std::string source);
   // True while events are arriving (one was submitted in the last 250 ms): background work
@@ -62,7 +70,15 @@ class EventIngestor {
     std::string raw;
     std::string source;
     std::string error;
-    std::promise<IngestResult> promise;
+    std::promise<IngestResult> promise;  // answered unless `done` is set
+    Done done;
+    void answer(IngestResult result) {
+      if (done) {
+        done(std::move(result));
+      } else {
+        promise.set_value(std::move(result));
+      }
+    }
   };
   // A committed (or failed) batch on its way to its waiters.
   struct Answers {
@@ -70,7 +86,10 @@ class EventIngestor {
     std::vector<IngestResult> results;
     std::vector<ApplyOutcome> outcomes;  // of the events that committed
   };
-  std::future<IngestResult> enqueue(Item item);
+  void enqueue(Item item);
+  static Item event_item(StripeEvent event, std::string raw, std::string source);
+  static Item unparseable_item(std::string id, std::string type, std::string raw, std::string error,
+                               std::string source);
   void run();
   void answer_loop();
   Answers write_batch(std::deque<Item> batch);

@@ -6,15 +6,22 @@
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <poll.h>
+#include <fcntl.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <cctype>
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <thread>
+#include <unordered_map>
 
 #include "src/http/errors.hpp"
 
@@ -68,7 +75,9 @@ std::string address_text(const sockaddr_storage& addr, int& port) {
 // its status line and headers).
 class ConnectionStream final : public httplib::Stream {
  public:
-  ConnectionStream(int fd, const ConnectionLimits& limits) : fd_(fd), limits_(limits) {}
+  // `received`: bytes of the connection read before this stream took it over (the event loop's).
+  ConnectionStream(int fd, const ConnectionLimits& limits, std::string received)
+      : fd_(fd), limits_(limits), received_(std::move(received)) {}
 
   void set_ssl(SSL* ssl) { ssl_ = ssl; }
   void begin_request(SteadyClock::time_point deadline) {
@@ -100,6 +109,17 @@ class ConnectionStream final : public httplib::Stream {
 
   // httplib reads the request line and headers a byte at a time: serve those from a buffer.
   ssize_t read(char* data, size_t size) override {
+    if (received_used_ < received_.size()) {
+      const size_t n = std::min(size, received_.size() - received_used_);
+      std::memcpy(data, received_.data() + received_used_, n);
+      received_used_ += n;
+      if (received_used_ == received_.size()) {
+        std::string().swap(received_);
+        received_used_ = 0;
+      }
+      if (in_head_ && !scan_head(data, n)) return -1;
+      return count(static_cast<ssize_t>(n));
+    }
     if (used_ == filled_) {
       if (size >= sizeof buffer_) return count(receive(data, size));
       const ssize_t got = receive(buffer_, sizeof buffer_);
@@ -115,7 +135,9 @@ class ConnectionStream final : public httplib::Stream {
   }
 
   // Bytes of the next request already received (pipelined, or buffered by TLS).
-  bool has_buffered() const { return used_ < filled_ || (ssl_ != nullptr && SSL_pending(ssl_) > 0); }
+  bool has_buffered() const {
+    return received_used_ < received_.size() || used_ < filled_ || (ssl_ != nullptr && SSL_pending(ssl_) > 0);
+  }
 
   // Small writes (httplib's status line and headers, then the body) are gathered and go out
   // in one send when the answer is complete (`flush`), before the next read, or once 16 KiB
@@ -289,6 +311,8 @@ class ConnectionStream final : public httplib::Stream {
   bool line_too_long_ = false;
   bool answering_ = false;
   std::size_t line_bytes_ = 0;
+  std::string received_;
+  std::size_t received_used_ = 0;
   char buffer_[4096];
   std::size_t used_ = 0;
   std::size_t filled_ = 0;
@@ -297,7 +321,477 @@ class ConnectionStream final : public httplib::Stream {
   mutable Endpoint local_;
 };
 
+// ------------------------------------------------------------------------------ the fast lane
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const auto x = static_cast<unsigned char>(a[i]);
+    const auto y = static_cast<unsigned char>(b[i]);
+    if (std::tolower(x) != std::tolower(y)) return false;
+  }
+  return true;
+}
+
+bool is_token_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+// A header value the lane takes as it is: visible ASCII or UTF-8 bytes, spaces and tabs.
+bool is_plain_value(std::string_view value) {
+  for (const char c : value) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 && c != '\t') return false;
+    if (u == 0x7f) return false;
+  }
+  return true;
+}
+
+std::string_view trim_blanks(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  return text;
+}
+
+enum class Fit { incomplete, whole, other };
+
+// One request at the front of `in`, read the way the fast lane takes requests.
+struct FastHead {
+  std::vector<std::pair<std::string_view, std::string_view>> headers;
+  std::size_t body_at = 0;
+  std::size_t body_size = 0;
+  bool close = false;
+};
+
+// whole: a request for the lane, all of it in `in`; incomplete: it may become one (nothing
+// seen so far says otherwise); other: httplib's — another route, or anything unusual.
+Fit fit_fast_request(std::string_view in, std::string_view request_line, const ConnectionLimits& limits,
+                     std::size_t max_body, FastHead& head) {
+  head = FastHead{};
+  const std::size_t line_end = in.find("\r\n");
+  if (line_end == std::string_view::npos) {
+    // Until the request line is complete, its prefix must match.
+    const std::size_t n = std::min(in.size(), request_line.size());
+    return in.substr(0, n) == request_line.substr(0, n) ? Fit::incomplete : Fit::other;
+  }
+  if (in.substr(0, line_end) != request_line) return Fit::other;
+  bool has_length = false;
+  std::size_t pos = line_end + 2;
+  for (;;) {
+    const std::size_t end = in.find("\r\n", pos);
+    if (end == std::string_view::npos) {
+      return in.size() - pos > kMaxLineBytes ? Fit::other : Fit::incomplete;
+    }
+    const std::string_view line = in.substr(pos, end - pos);
+    pos = end + 2;
+    if (line.empty()) break;
+    if (line.size() > kMaxLineBytes) return Fit::other;
+    const std::size_t colon = line.find(':');
+    if (colon == 0 || colon == std::string_view::npos) return Fit::other;
+    const std::string_view name = line.substr(0, colon);
+    for (const char c : name) {
+      if (!is_token_char(c)) return Fit::other;
+    }
+    const std::string_view value = trim_blanks(line.substr(colon + 1));
+    if (!is_plain_value(value)) return Fit::other;
+    if (iequals(name, "Content-Length")) {
+      if (has_length || value.empty() || value.size() > 18) return Fit::other;
+      std::size_t n = 0;
+      for (const char c : value) {
+        if (c < '0' || c > '9') return Fit::other;
+        n = n * 10 + static_cast<std::size_t>(c - '0');
+      }
+      has_length = true;
+      head.body_size = n;
+    } else if (iequals(name, "Transfer-Encoding") || iequals(name, "Expect")) {
+      return Fit::other;
+    } else if (iequals(name, "Connection")) {
+      if (iequals(value, "close")) {
+        head.close = true;
+      } else if (!iequals(value, "keep-alive")) {
+        return Fit::other;
+      }
+    }
+    head.headers.emplace_back(name, value);
+    if (static_cast<int>(head.headers.size()) > limits.max_header_count) return Fit::other;
+  }
+  // Without a length httplib decides (an empty body); over the limit it answers 413.
+  if (!has_length || head.body_size > max_body) return Fit::other;
+  head.body_at = pos;
+  if (pos + head.body_size > limits.max_request_bytes) return Fit::other;
+  return in.size() - pos >= head.body_size ? Fit::whole : Fit::incomplete;
+}
+
+const char* reason_phrase(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Unknown";
+  }
+}
+
+std::string answer_bytes(const FastAnswer& answer, bool close) {
+  std::string out;
+  out.reserve(160 + answer.head.size() + answer.body.size());
+  out += "HTTP/1.1 ";
+  out += std::to_string(answer.status);
+  out += ' ';
+  out += reason_phrase(answer.status);
+  out += "\r\n";
+  out += answer.head;
+  if (close) out += "Connection: close\r\n";  // otherwise HTTP/1.1's default: the connection stays
+  out += "Content-Length: ";
+  out += std::to_string(answer.body.size());
+  out += "\r\n\r\n";
+  out += answer.body;
+  return out;
+}
+
+// Answers on their way back to the event loop, from whichever thread produced them.
+struct FastMailbox {
+  struct Letter {
+    int fd;
+    std::uint64_t serial;  // the connection it is for (a closed fd's number comes back)
+    std::string bytes;
+  };
+  std::mutex mutex;
+  std::vector<Letter> letters;
+  int wake_fd = -1;  // the loop's eventfd; -1 once the loop has gone
+  void post(Letter letter) {
+    std::lock_guard lock(mutex);
+    if (wake_fd < 0) return;  // the server stopped: nobody is left to send it
+    const bool first = letters.empty();
+    letters.push_back(std::move(letter));
+    const std::uint64_t one = 1;
+    if (first) [[maybe_unused]] auto written = ::write(wake_fd, &one, sizeof one);
+  }
+};
+
+// The event loop: accepts, waits on idle connections, reads requests, gives the lane's to its
+// handler and sends their answers; hands everything else to a worker thread. One thread.
+class FastLoop {
+ public:
+  using Handoff = std::function<void(int fd, std::string read, int served)>;
+
+  FastLoop(const ConnectionLimits& limits, std::size_t max_body, std::string request_line, FastHandler& handler,
+           int listen_fd, int stop_fd, Handoff handoff)
+      : limits_(limits), max_body_(max_body), request_line_(std::move(request_line)), handler_(handler),
+        listen_fd_(listen_fd), stop_fd_(stop_fd), handoff_(std::move(handoff)),
+        mailbox_(std::make_shared<FastMailbox>()) {}
+
+  ~FastLoop() {
+    for (auto& [fd, conn] : conns_) ::close(fd);
+    {
+      std::lock_guard lock(mailbox_->mutex);
+      mailbox_->wake_fd = -1;
+    }
+    if (wake_fd_ >= 0) ::close(wake_fd_);
+    if (epoll_fd_ >= 0) ::close(epoll_fd_);
+  }
+
+  // Until stop_fd fires; then answers what is in flight (at most kDrainWait) and closes all.
+  void run() {
+    epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (epoll_fd_ < 0 || wake_fd_ < 0) return;
+    mailbox_->wake_fd = wake_fd_;
+    const int flags = ::fcntl(listen_fd_, F_GETFL);
+    ::fcntl(listen_fd_, F_SETFL, flags | O_NONBLOCK);
+    watch(listen_fd_, EPOLLIN);
+    watch(stop_fd_, EPOLLIN);
+    watch(wake_fd_, EPOLLIN);
+    epoll_event events[128];
+    auto next_sweep = SteadyClock::now() + kSweepEvery;
+    SteadyClock::time_point drain_until{};
+    for (;;) {
+      if (stopping_ && (busy_ == 0 || SteadyClock::now() >= drain_until)) break;
+      const int n = ::epoll_wait(epoll_fd_, events, 128, static_cast<int>(kSweepEvery.count()));
+      if (n < 0 && errno != EINTR) break;
+      for (int i = 0; i < n; ++i) {
+        const int fd = events[i].data.fd;
+        if (fd == listen_fd_) {
+          accept_all();
+        } else if (fd == stop_fd_) {
+          if (!stopping_) {
+            stopping_ = true;
+            drain_until = SteadyClock::now() + kDrainWait;
+            ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listen_fd_, nullptr);
+            ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, stop_fd_, nullptr);
+            close_idle(SteadyClock::time_point::max());
+          }
+        } else if (fd == wake_fd_) {
+          deliver();
+        } else {
+          on_event(fd, events[i].events);
+        }
+      }
+      const auto now = SteadyClock::now();
+      if (now >= next_sweep) {
+        close_idle(now);
+        next_sweep = now + kSweepEvery;
+      }
+    }
+  }
+
+ private:
+  static constexpr milliseconds kSweepEvery{250};
+  static constexpr milliseconds kDrainWait{10000};
+  static constexpr std::size_t kReadChunk = 16 * 1024;
+
+  struct Conn {
+    std::uint64_t serial = 0;
+    std::string in;
+    std::string out;          // an answer not yet fully sent
+    std::size_t out_sent = 0;
+    std::string remote;
+    int served = 0;
+    bool busy = false;        // its request is with the handler
+    bool close_after = false;
+    bool peer_gone = false;   // the client closed its side
+    bool unread = false;      // bytes may wait in the socket (reading stopped at the limit)
+    SteadyClock::time_point since;  // idle since, or the last progress of a send
+  };
+
+  void watch(int fd, std::uint32_t events) {
+    epoll_event e{};
+    e.events = events;
+    e.data.fd = fd;
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &e);
+  }
+
+  void rewatch(int fd, std::uint32_t events) {
+    epoll_event e{};
+    e.events = events;
+    e.data.fd = fd;
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &e);
+  }
+
+  void accept_all() {
+    for (;;) {
+      sockaddr_storage addr{};
+      socklen_t len = sizeof addr;
+      const int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        // Out of descriptors: back off instead of spinning on the still-readable socket.
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+          std::this_thread::sleep_for(milliseconds(10));
+        }
+        return;  // EAGAIN: every waiting connection taken
+      }
+      int yes = 1;
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
+      Conn& conn = conns_[fd];
+      conn = Conn{};
+      conn.serial = ++serial_;
+      int port = 0;
+      conn.remote = address_text(addr, port);
+      conn.since = SteadyClock::now();
+      watch(fd, EPOLLIN | EPOLLRDHUP | EPOLLET);
+    }
+  }
+
+  void on_event(int fd, std::uint32_t events) {
+    const auto it = conns_.find(fd);
+    if (it == conns_.end()) return;
+    Conn& conn = it->second;
+    if ((events & EPOLLOUT) != 0 && !conn.out.empty() && !send_out(fd, conn)) return;
+    if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) {
+      // After the client's end of stream no new edge comes: read up to it now.
+      if (!receive(fd, conn, (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0)) return;
+      if (!conn.busy && conn.out.empty()) next_request(fd, conn);
+    }
+  }
+
+  // Reads what the socket holds (edge-triggered: until a short read, or with `to_end` until
+  // the end of stream). False when the connection broke and was closed here. The client
+  // closing its side is noted: what it sent before is still answered, then the connection
+  // closes.
+  bool receive(int fd, Conn& conn, bool to_end = false) {
+    conn.unread = false;
+    for (;;) {
+      if (conn.in.size() > limits_.max_request_bytes) {
+        conn.unread = true;  // read the rest once this request is answered
+        return true;
+      }
+      const ssize_t got = ::recv(fd, scratch_.data(), scratch_.size(), 0);
+      if (got > 0) {
+        conn.in.append(scratch_.data(), static_cast<std::size_t>(got));
+        if (static_cast<std::size_t>(got) < scratch_.size() && !to_end) return true;
+        continue;
+      }
+      if (got == 0) {
+        conn.peer_gone = true;
+        return true;
+      }
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
+      close_conn(fd);
+      return false;
+    }
+  }
+
+  // The next request of an idle connection, if one has arrived.
+  void next_request(int fd, Conn& conn) {
+    if (conn.in.empty()) {
+      if (conn.peer_gone) close_conn(fd);
+      return;
+    }
+    FastHead head;
+    const Fit fit = fit_fast_request(conn.in, request_line_, limits_, max_body_, head);
+    if (fit != Fit::whole || stopping_) {
+      // Another route, something unusual, or a request still arriving: a worker takes over
+      // (unless no more of it can come).
+      if (stopping_ || (conn.peer_gone && fit == Fit::incomplete)) {
+        close_conn(fd);
+        return;
+      }
+      hand_off(fd, conn);
+      return;
+    }
+    FastRequest request;
+    const std::string_view in(conn.in);
+    const std::size_t space = request_line_.find(' ');
+    request.method = std::string_view(request_line_).substr(0, space);
+    request.target = std::string_view(request_line_).substr(space + 1, request_line_.rfind(' ') - space - 1);
+    request.headers = std::move(head.headers);
+    request.body.assign(in.substr(head.body_at, head.body_size));
+    request.remote_addr = conn.remote;
+    conn.busy = true;
+    ++busy_;
+    conn.close_after = head.close || conn.peer_gone || conn.served + 1 >= limits_.keep_alive_max_count;
+    const bool close = conn.close_after;
+    FastReply reply = [mailbox = mailbox_, fd, serial = conn.serial, close](FastAnswer answer) {
+      mailbox->post({fd, serial, answer_bytes(answer, close)});
+    };
+    handler_(request, std::move(reply));
+    // The request's views die with the bytes they point into.
+    conn.in.erase(0, head.body_at + head.body_size);
+  }
+
+  void deliver() {
+    std::uint64_t count = 0;
+    [[maybe_unused]] auto got = ::read(wake_fd_, &count, sizeof count);
+    std::vector<FastMailbox::Letter> letters;
+    {
+      std::lock_guard lock(mailbox_->mutex);
+      letters.swap(mailbox_->letters);
+    }
+    for (auto& letter : letters) {
+      const auto it = conns_.find(letter.fd);
+      if (it == conns_.end() || it->second.serial != letter.serial || !it->second.busy) continue;
+      Conn& conn = it->second;
+      conn.busy = false;
+      --busy_;
+      ++conn.served;
+      conn.out = std::move(letter.bytes);
+      conn.out_sent = 0;
+      conn.since = SteadyClock::now();
+      send_out(letter.fd, conn);
+    }
+  }
+
+  // Sends what is left of the answer; when it is out, closes or goes on with the next request.
+  // False when the connection was closed here.
+  bool send_out(int fd, Conn& conn) {
+    while (conn.out_sent < conn.out.size()) {
+      const ssize_t n = ::send(fd, conn.out.data() + conn.out_sent, conn.out.size() - conn.out_sent,
+                               MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) {
+        conn.out_sent += static_cast<std::size_t>(n);
+        conn.since = SteadyClock::now();
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        rewatch(fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
+        return true;
+      }
+      close_conn(fd);
+      return false;
+    }
+    conn.out.clear();
+    conn.out_sent = 0;
+    if (conn.close_after || conn.peer_gone || stopping_) {
+      close_conn(fd);
+      return false;
+    }
+    conn.since = SteadyClock::now();
+    if (conn.unread && !receive(fd, conn)) return false;
+    next_request(fd, conn);
+    return conns_.count(fd) != 0;
+  }
+
+  void hand_off(int fd, Conn& conn) {
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+    std::string read = std::move(conn.in);
+    const int served = conn.served;
+    conns_.erase(fd);
+    handoff_(fd, std::move(read), served);
+  }
+
+  void close_conn(int fd) {
+    const auto it = conns_.find(fd);
+    if (it == conns_.end()) return;
+    if (it->second.busy) --busy_;
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+    ::close(fd);
+    conns_.erase(it);
+  }
+
+  // Closes connections that waited too long: for a first request (the read timeout), for the
+  // next one (the keep-alive timeout), or for a client to take an answer (the write timeout).
+  void close_idle(SteadyClock::time_point now) {
+    std::vector<int> expired;
+    for (const auto& [fd, conn] : conns_) {
+      if (conn.busy) continue;
+      const milliseconds allowed = !conn.out.empty() ? limits_.write_timeout
+                                   : conn.served == 0 ? limits_.read_timeout
+                                                      : limits_.keep_alive_timeout;
+      if (now == SteadyClock::time_point::max() || now - conn.since >= allowed) expired.push_back(fd);
+    }
+    for (const int fd : expired) close_conn(fd);
+  }
+
+  const ConnectionLimits& limits_;
+  std::size_t max_body_;
+  std::string request_line_;  // "POST /webhooks/stripe HTTP/1.1"
+  FastHandler& handler_;
+  int listen_fd_;
+  int stop_fd_;
+  Handoff handoff_;
+  std::shared_ptr<FastMailbox> mailbox_;
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;
+  std::unordered_map<int, Conn> conns_;
+  std::array<char, kReadChunk> scratch_{};
+  std::uint64_t serial_ = 0;
+  std::size_t busy_ = 0;
+  bool stopping_ = false;
+};
+
 }  // namespace
+
+std::string_view FastRequest::header(std::string_view name) const {
+  for (const auto& [key, value] : headers) {
+    if (iequals(key, name)) return value;
+  }
+  return {};
+}
 
 ConnectionServer::ConnectionServer(ConnectionLimits limits, SSL_CTX* tls, std::function<void()> on_cut)
     : limits_(limits), tls_(tls), on_cut_(std::move(on_cut)) {
@@ -348,8 +842,10 @@ void ConnectionServer::run() {
   running_ = true;
   {
     httplib::ThreadPool pool(static_cast<std::size_t>(std::max(1, limits_.threads)));
+    const bool event_loop = fast_handler_ && tls_ == nullptr;
+    if (event_loop) run_event_loop(pool);
     pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
-    while (!stopping_) {
+    while (!stopping_ && !event_loop) {
       const int r = ::poll(fds, 2, -1);
       if (r < 0 && errno == EINTR) continue;
       if (r < 0 || fds[1].revents != 0) break;
@@ -372,14 +868,28 @@ void ConnectionServer::run() {
   running_ = false;
 }
 
+void ConnectionServer::set_fast_route(std::string method, std::string path, FastHandler handler) {
+  fast_method_ = std::move(method);
+  fast_path_ = std::move(path);
+  fast_handler_ = std::move(handler);
+}
+
+void ConnectionServer::run_event_loop(httplib::ThreadPool& pool) {
+  FastLoop loop(limits_, payload_max_length_, fast_method_ + " " + fast_path_ + " HTTP/1.1", fast_handler_, listen_fd_,
+                stop_fd_, [this, &pool](int fd, std::string read, int served) {
+                  pool.enqueue([this, fd, read = std::move(read), served]() mutable { serve(fd, std::move(read), served); });
+                });
+  loop.run();
+}
+
 void ConnectionServer::stop() {
   if (stopping_.exchange(true)) return;
   const std::uint64_t one = 1;
   if (stop_fd_ >= 0) [[maybe_unused]] auto written = ::write(stop_fd_, &one, sizeof one);
 }
 
-void ConnectionServer::serve(int fd) {
-  ConnectionStream stream(fd, limits_);
+void ConnectionServer::serve(int fd, std::string read, int served) {
+  ConnectionStream stream(fd, limits_, std::move(read));
   SSL* ssl = nullptr;
   bool open = !stopping_;
   stream.begin_request(SteadyClock::now() + limits_.request_timeout);
@@ -394,8 +904,9 @@ void ConnectionServer::serve(int fd) {
   }
   // The first request must start within the read timeout, later ones within the keep-alive
   // timeout; stop() ends the wait for a next request at once.
-  for (int left = limits_.keep_alive_max_count; open && left > 0 && !stopping_; --left) {
-    const bool first = left == limits_.keep_alive_max_count;
+  const int allowed = limits_.keep_alive_max_count - served;
+  for (int left = allowed; open && left > 0 && !stopping_; --left) {
+    const bool first = left == allowed;
     if (!stream.has_buffered() && !wait_for(fd, POLLIN, first ? limits_.read_timeout : limits_.keep_alive_timeout, stop_fd_)) break;
     if (!first) stream.begin_request(SteadyClock::now() + limits_.request_timeout);
     bool closed = false;

@@ -35,41 +35,44 @@ std::pair<std::string, std::string> loose_id_and_type(const std::string& body) {
 void register_webhook_routes(HttpServer& server, ServiceContext& ctx) {
   ctx.metrics.describe("donatio_webhook_events_total", "counter", "Stripe events received, by type and outcome.");
   ctx.metrics.describe("donatio_webhook_rejected_total", "counter", "Webhook deliveries refused, by reason.");
-  server.post("/webhooks/stripe", "/webhooks/stripe", [&ctx](const httplib::Request& req, httplib::Response& res) {
-    const auto check = webhooks::verify_signature(req.get_header_value("Stripe-Signature"), req.body,
-                                                  ctx.secrets.webhook_secrets, ctx.clock.now_unix(),
-                                                  ctx.config.stripe.webhook_tolerance_s);
+  // Answered after the commit, from the writer's answer thread: no request thread waits for it
+  // on the fast lane (see HttpServer::post_async).
+  server.post_async("/webhooks/stripe", "/webhooks/stripe", [&ctx](AsyncRequest& req, JsonReply reply) {
+    const auto check = webhooks::verify_signature(req.header("Stripe-Signature"), req.body, ctx.secrets.webhook_secrets,
+                                                  ctx.clock.now_unix(), ctx.config.stripe.webhook_tolerance_s);
     if (check != webhooks::SignatureCheck::valid) {
       const std::string reason = webhooks::signature_check_name(check);
       ctx.metrics.increment("donatio_webhook_rejected_total", "reason=\"" + reason + "\"");
       spdlog::warn("webhook refused: {}", reason);
-      return send_error(res, Status(StatusCode::invalid_argument,
-                                    check == webhooks::SignatureCheck::stale ? "stale_signature" : "invalid_signature",
-                                    "Stripe-Signature verification failed (" + reason + ")", "Stripe-Signature"));
+      const Status refused(StatusCode::invalid_argument,
+                           check == webhooks::SignatureCheck::stale ? "stale_signature" : "invalid_signature",
+                           "Stripe-Signature verification failed (" + reason + ")", "Stripe-Signature");
+      return reply(http_status_for(refused.code()), error_json(refused));
     }
     auto event = webhooks::parse_event(req.body);
-    std::future<webhooks::IngestResult> pending;
-    std::string type;
+    auto done = [&ctx, reply = std::move(reply)](std::string type, webhooks::IngestResult result) {
+      if (!result.status.ok()) {
+        ctx.metrics.increment("donatio_webhook_rejected_total", "reason=\"not_committed\"");
+        return reply(http_status_for(result.status.code()), error_json(result.status));
+      }
+      const char* outcome = webhooks::apply_kind_name(result.outcome.kind);
+      ctx.metrics.increment("donatio_webhook_events_total", "type=\"" + type + "\",outcome=\"" + outcome + "\"");
+      if (result.outcome.kind == webhooks::ApplyKind::failed) {
+        spdlog::warn("event of type {} stored as failed: {}", type, result.outcome.detail);
+      }
+      reply(200, std::string(R"({"received":true,"outcome":")") + outcome + "\"}");
+    };
     if (event.ok()) {
-      type = event->type;
-      pending = ctx.ingestor->submit(std::move(event).value(), req.body, "webhook");
+      std::string type = event->type;
+      ctx.ingestor->submit(std::move(event).value(), std::move(req.body), "webhook",
+                           [done = std::move(done), type](webhooks::IngestResult r) { done(type, std::move(r)); });
     } else {
       auto [id, loose_type] = loose_id_and_type(req.body);
-      type = loose_type;
       spdlog::error("signed event {} could not be parsed: {}", id, event.status().message());
-      pending = ctx.ingestor->submit_unparseable(id, loose_type, req.body, event.status().message(), "webhook");
+      ctx.ingestor->submit_unparseable(
+          id, loose_type, std::move(req.body), event.status().message(), "webhook",
+          [done = std::move(done), type = loose_type](webhooks::IngestResult r) { done(type, std::move(r)); });
     }
-    const auto result = pending.get();
-    if (!result.status.ok()) {
-      ctx.metrics.increment("donatio_webhook_rejected_total", "reason=\"not_committed\"");
-      return send_error(res, result.status);
-    }
-    const char* outcome = webhooks::apply_kind_name(result.outcome.kind);
-    ctx.metrics.increment("donatio_webhook_events_total", "type=\"" + type + "\",outcome=\"" + outcome + "\"");
-    if (result.outcome.kind == webhooks::ApplyKind::failed) {
-      spdlog::warn("event of type {} stored as failed: {}", type, result.outcome.detail);
-    }
-    send_json(res, 200, std::string(R"({"received":true,"outcome":")") + outcome + "\"}");
   });
 }
 

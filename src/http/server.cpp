@@ -4,6 +4,9 @@
 #include <spdlog/spdlog.h>
 
 #include <fstream>
+#include <future>
+#include <memory>
+#include <utility>
 
 #include "src/http/errors.hpp"
 #include "src/http/request_context.hpp"
@@ -87,6 +90,7 @@ Status HttpServer::init() {
   // else a client could stream at us: header lines, chunked bodies.
   limits.max_request_bytes = static_cast<std::size_t>(config_.max_body_bytes) + 64 * 1024 +
                              static_cast<std::size_t>(config_.max_header_count) * 8192;
+  limits.max_header_count = config_.max_header_count;
   limits.threads = config_.threads;
   Metrics& metrics = metrics_;
   metrics.describe("donatio_http_slow_clients_total", "counter",
@@ -219,6 +223,50 @@ void HttpServer::patch(const std::string& pattern, const std::string& route, Han
 }
 void HttpServer::del(const std::string& pattern, const std::string& route, Handler handler) {
   server_->Delete(pattern, wrap(route, std::move(handler), false));
+}
+
+std::string AsyncRequest::header(const std::string& name) const {
+  if (fast != nullptr) return std::string(fast->header(name));
+  return threaded != nullptr ? threaded->get_header_value(name) : std::string();
+}
+
+void HttpServer::post_async(const std::string& path, const std::string& route, AsyncHandler handler) {
+  // Through httplib: a worker waits for the reply.
+  post(path, route, [handler](const httplib::Request& req, httplib::Response& res) {
+    AsyncRequest request{req.body, nullptr, &req};
+    auto answer = std::make_shared<std::promise<std::pair<int, std::string>>>();
+    auto answered = answer->get_future();
+    handler(request, [answer](int status, std::string json) { answer->set_value({status, std::move(json)}); });
+    auto [status, json] = answered.get();
+    send_json(res, status, json);
+  });
+  // The fast lane: the same answer headers as install_hooks gives a webhook answer (no CORS,
+  // not cacheable, no HSTS: the lane is plain HTTP only), the same metrics and access log.
+  Metrics& metrics = metrics_;
+  server_->set_fast_route("POST", path, [handler, path, route, &metrics](FastRequest& req, FastReply reply) {
+    RequestScope& scope = current_request();
+    const auto start = std::chrono::steady_clock::now();
+    std::string id(req.header("X-Request-Id"));
+    if (!valid_request_id(id)) id = id_hex(12);
+    scope.request_id = id;
+    std::string head = "Content-Type: application/json; charset=utf-8\r\nX-Request-Id: " + id +
+                       "\r\nX-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\nCache-Control: no-store\r\n";
+    AsyncRequest request{std::move(req.body), &req, nullptr};
+    handler(request, [reply = std::move(reply), head = std::move(head), id, path, route, start, &metrics,
+                      client = std::move(req.remote_addr)](int status, std::string json) {
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      metrics.observe_request("POST", route, status, seconds);
+      if (spdlog::should_log(spdlog::level::info)) {
+        RequestScope& here = current_request();
+        here.request_id = id;
+        spdlog::info("POST {} {} {}B {:.3f}ms route={} client={}", path, status, json.size(), seconds * 1000.0, route,
+                     client);
+        here.request_id.clear();
+      }
+      reply(FastAnswer{status, head, std::move(json)});
+    });
+    scope.request_id.clear();
+  });
 }
 
 Result<int> HttpServer::bind() { return server_->bind_and_listen(config_.host, config_.port); }

@@ -22,6 +22,20 @@ namespace donatio::http {
 
 using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
 
+// A request whose handler may answer after it has returned (see HttpServer::post_async).
+struct AsyncRequest {
+  std::string body;  // the handler may move it out
+  const FastRequest* fast = nullptr;        // one of the two is set
+  const httplib::Request* threaded = nullptr;
+
+  // The first value of the header `name` (case-insensitive), or empty. Valid only while the
+  // handler runs.
+  std::string header(const std::string& name) const;
+};
+// The answer: a status and a JSON body. Call exactly once, from any thread.
+using JsonReply = std::function<void(int status, std::string json)>;
+using AsyncHandler = std::function<void(AsyncRequest&, JsonReply)>;
+
 class HttpServer {
  public:
   HttpServer(const ServerConfig& config, Metrics& metrics);
@@ -36,6 +50,13 @@ class HttpServer {
   void post(const std::string& pattern, const std::string& route, Handler handler);
   void patch(const std::string& pattern, const std::string& route, Handler handler);
   void del(const std::string& pattern, const std::string& route, Handler handler);
+  // POST to exactly `path`, answered by a handler that may reply after it returns (e.g. once a
+  // commit is durable). On plain HTTP, requests that arrive whole take the connection layer's
+  // fast lane (ConnectionServer::set_fast_route): no worker thread waits for the answer. All
+  // others go through httplib like any route, a worker waiting for the reply. Both paths give
+  // the same answer headers (X-Request-Id, security headers, no-store), metrics and access log.
+  // One such route per server.
+  void post_async(const std::string& path, const std::string& route, AsyncHandler handler);
 
   // Binds host:port from the config (port 0 = any free port); returns the bound port.
   Result<int> bind();

@@ -6,17 +6,13 @@
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <sstream>
 #include <string>
 #include <thread>
 
+#include "support/raw_http_client.hpp"
 #include "support/service_fixture.hpp"
 #include "support/webhook_client.hpp"
 
@@ -25,43 +21,6 @@ using nlohmann::json;
 using SteadyClock = std::chrono::steady_clock;
 
 namespace {
-
-// A raw TCP connection to the service, for clients no HTTP library would be.
-class RawHttpClient {
- public:
-  explicit RawHttpClient(int port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<std::uint16_t>(port));
-    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  }
-  ~RawHttpClient() { ::close(fd_); }
-  RawHttpClient(const RawHttpClient&) = delete;
-  RawHttpClient& operator=(const RawHttpClient&) = delete;
-
-  // False once the server has closed the connection.
-  bool send(const std::string& bytes) { return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size()); }
-
-  // True when the server closed the connection (EOF or reset) within `wait`.
-  bool closed_within(std::chrono::milliseconds wait, std::string* received = nullptr) {
-    const auto until = SteadyClock::now() + wait;
-    char buffer[4096];
-    while (SteadyClock::now() < until) {
-      pollfd p{fd_, POLLIN, 0};
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - SteadyClock::now()).count();
-      if (::poll(&p, 1, static_cast<int>(std::max<long long>(left, 1))) <= 0) continue;
-      const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
-      if (n <= 0) return true;
-      if (received != nullptr) received->append(buffer, static_cast<std::size_t>(n));
-    }
-    return false;
-  }
-
- private:
-  int fd_ = -1;
-};
 
 // Sends `request` one byte every `pause` until the server hangs up or `limit` passes; returns
 // how long the server kept the connection.
