@@ -23,6 +23,10 @@ namespace donatio::store {
 
 enum class Dialect { sqlite, postgresql };
 
+// The page size of a SQLite database donatio creates (database.cpp says why 2 KiB). A database
+// made with another page size keeps it.
+inline constexpr int kSqlitePageSize = 2048;
+
 struct Migration {
   int version = 0;
   std::string name;  // "001_initial"

@@ -19,7 +19,7 @@
 // log. A reader on an old snapshot (a long report) keeps the log from being copied whole: a wait
 // that ends in vain pushes the next one twice as far out, so the log grows meanwhile, as it
 // would with SQLite's own checkpoints, instead of every commit waiting. The WAL thus stays around
-// `restart_frames` pages (32 MB at 4 KiB pages); each restart
+// `restart_frames` pages (16 MB at the 2 KiB pages of a database donatio creates); each restart
 // costs the committing writer one short checkpoint wait, so the longer the log, the rarer the
 // slow answer.
 #pragma once

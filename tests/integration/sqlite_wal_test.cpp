@@ -258,3 +258,36 @@ TEST_CASE("a reader on an old snapshot does not make every commit wait for the c
   checkpointer.reset();
   sqlite_api::sqlite3_close_v2(writer);
 }
+
+TEST_CASE("a new database gets 2 KiB pages, one made with another page size keeps it") {
+  TempDir dir;
+  const std::string fresh = dir.path() + "/fresh.db";
+  {
+    auto db = open_database(fresh);
+    REQUIRE(db->transaction([](soci::session& sql) {
+      sql << "CREATE TABLE t (x INTEGER)";
+      return Status::Ok();
+    }).ok());
+  }
+  sqlite_api::sqlite3* check = open_plain(fresh);
+  CHECK(query_int(check, "PRAGMA page_size") == store::kSqlitePageSize);
+  CHECK(query_int(check, "PRAGMA page_size") == 2048);
+  sqlite_api::sqlite3_close(check);
+
+  const std::string old = dir.path() + "/old.db";
+  sqlite_api::sqlite3* made = open_plain(old);
+  exec(made, "PRAGMA page_size=4096");
+  exec(made, "CREATE TABLE t (x INTEGER)");
+  sqlite_api::sqlite3_close(made);
+  {
+    auto db = open_database(old);
+    REQUIRE(db->transaction([](soci::session& sql) {
+      sql << "INSERT INTO t VALUES (1)";
+      return Status::Ok();
+    }).ok());
+  }
+  check = open_plain(old);
+  CHECK(query_int(check, "PRAGMA page_size") == 4096);
+  CHECK(query_int(check, "SELECT COUNT(*) FROM t") == 1);
+  sqlite_api::sqlite3_close(check);
+}
