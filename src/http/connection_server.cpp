@@ -1,12 +1,13 @@
 #include "src/http/connection_server.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <poll.h>
-#include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -461,6 +462,12 @@ std::string answer_bytes(const FastAnswer& answer, bool close) {
   return out;
 }
 
+// What httplib's exception handler (server.cpp) answers too.
+FastAnswer internal_error_answer() {
+  return FastAnswer{500, "Content-Type: application/json; charset=utf-8\r\nCache-Control: no-store\r\n",
+                    error_json(Status::Internal("internal error"))};
+}
+
 // Answers on their way back to the event loop, from whichever thread produced them.
 struct FastMailbox {
   struct Letter {
@@ -675,10 +682,21 @@ class FastLoop {
     ++busy_;
     conn.close_after = head.close || conn.peer_gone || conn.served + 1 >= limits_.keep_alive_max_count;
     const bool close = conn.close_after;
-    FastReply reply = [mailbox = mailbox_, fd, serial = conn.serial, close](FastAnswer answer) {
+    // Once only: a handler that throws after replying must not answer twice.
+    auto answered = std::make_shared<std::atomic<bool>>(false);
+    FastReply reply = [mailbox = mailbox_, fd, serial = conn.serial, close, answered](FastAnswer answer) {
+      if (answered->exchange(true)) return;
       mailbox->post({fd, serial, answer_bytes(answer, close)});
     };
-    handler_(request, std::move(reply));
+    try {
+      handler_(request, reply);
+    } catch (const std::exception& e) {
+      spdlog::error("unhandled exception in a fast-lane handler: {}", e.what());
+      reply(internal_error_answer());
+    } catch (...) {
+      spdlog::error("unhandled non-standard exception in a fast-lane handler");
+      reply(internal_error_answer());
+    }
     // The request's views die with the bytes they point into.
     conn.in.erase(0, head.body_at + head.body_size);
   }
