@@ -19,7 +19,7 @@
 // log. A reader on an old snapshot (a long report) keeps the log from being copied whole: a wait
 // that ends in vain pushes the next one twice as far out, so the log grows meanwhile, as it
 // would with SQLite's own checkpoints, instead of every commit waiting. The WAL thus stays around
-// `restart_frames` pages (16 MB at the 2 KiB pages of a database donatio creates); each restart
+// `restart_frames` pages (32 MB at the 2 KiB pages of a database donatio creates); each restart
 // costs the committing writer one short checkpoint wait, so the longer the log, the rarer the
 // slow answer.
 #pragma once
@@ -40,7 +40,7 @@ namespace donatio::store {
 
 struct WalCheckpointerOptions {
   int start_frames = 1000;   // SQLite's own automatic checkpoint starts here too
-  int restart_frames = 8000;
+  int restart_frames = 16000;
   int step_frames = 256;     // between start and restart: a checkpoint per this many new frames
   std::chrono::milliseconds max_wait{200};
 };
