@@ -143,32 +143,53 @@ void EventIngestor::answer_loop() {
   }
 }
 
+ApplyOutcome EventIngestor::apply_item(store::Sql& sql, const Item& item, std::int64_t now) const {
+  return item.parsed ? apply_event(sql, options_.ledger, item.event, item.raw, item.source, now)
+                     : record_unparseable(sql, item.event.id, item.event.type, item.raw, item.error, item.source, now);
+}
+
 EventIngestor::Answers EventIngestor::write_batch(std::deque<Item> batch) {
   Answers answers;
   std::vector<IngestResult>& results = answers.results;
   results.resize(batch.size());
   const std::int64_t now = clock_.now_unix();
+  // First without a savepoint per event (two statements fewer each, ~5 % of the webhook path's
+  // CPU): an event that throws — a database error, never a business failure, which is stored
+  // as a failed event — undoes the whole attempt, and the batch is applied again below with
+  // each event in its own savepoint, so that only that one is refused.
+  bool threw = false;
   Status committed = db_.transaction([&](store::Sql& sql) {
     for (std::size_t i = 0; i < batch.size(); ++i) {
-      Item& item = batch[i];
-      sql.command("SAVEPOINT donatio_event");
       try {
-        results[i].outcome =
-            item.parsed ? apply_event(sql, options_.ledger, item.event, item.raw, item.source, now)
-                        : record_unparseable(sql, item.event.id, item.event.type, item.raw, item.error, item.source, now);
-        sql.command("RELEASE SAVEPOINT donatio_event");
-      } catch (const std::exception& e) {
-        // Only this event is undone; the rest of the batch still commits.
-        sql.command("ROLLBACK TO SAVEPOINT donatio_event");
-        sql.command("RELEASE SAVEPOINT donatio_event");
-        results[i].status = store::status_from_exception(e);
-        if (results[i].status.code() == StatusCode::conflict) {
-          results[i].status = Status::Unavailable("concurrent update of the same payment; retry");
-        }
+        results[i].outcome = apply_item(sql, batch[i], now);
+      } catch (const std::exception&) {
+        threw = true;
+        return Status::Internal("an event of the batch failed; applied again one savepoint per event");
       }
     }
     return Status::Ok();
   });
+  if (threw) {
+    results.assign(batch.size(), IngestResult{});
+    committed = db_.transaction([&](store::Sql& sql) {
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        sql.command("SAVEPOINT donatio_event");
+        try {
+          results[i].outcome = apply_item(sql, batch[i], now);
+          sql.command("RELEASE SAVEPOINT donatio_event");
+        } catch (const std::exception& e) {
+          // Only this event is undone; the rest of the batch still commits.
+          sql.command("ROLLBACK TO SAVEPOINT donatio_event");
+          sql.command("RELEASE SAVEPOINT donatio_event");
+          results[i].status = store::status_from_exception(e);
+          if (results[i].status.code() == StatusCode::conflict) {
+            results[i].status = Status::Unavailable("concurrent update of the same payment; retry");
+          }
+        }
+      }
+      return Status::Ok();
+    });
+  }
   for (std::size_t i = 0; i < batch.size(); ++i) {
     if (!committed.ok()) results[i].status = committed;
     if (results[i].status.ok()) answers.outcomes.push_back(results[i].outcome);

@@ -3,11 +3,16 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <future>
+#include <map>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include "support/service_fixture.hpp"
 #include "support/webhook_client.hpp"
+#include "webhooks/event.hpp"
+#include "webhooks/ingestor.hpp"
 #include "webhooks/signature.hpp"
 
 using namespace donatio::testing;
@@ -219,6 +224,49 @@ TEST_CASE("when the commit fails the webhook answers 5xx so Stripe retries") {
   REQUIRE(res);
   CHECK(res->status >= 500);
   CHECK(count_rows(fx, "SELECT COUNT(*) FROM donations") == 0);
+}
+
+TEST_CASE("an event the database refuses is refused alone: the rest of its batch commits") {
+  ServiceFixture fx(Backend::sqlite);
+  fx.create_campaign("flood-relief-2026", "CHF");
+  exec_sql(fx, {"CREATE TRIGGER refuse_boom BEFORE INSERT ON donations WHEN NEW.payment_intent_id = 'pi_boom' "
+                "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"});
+  const auto t = fx.clock().now_unix();
+  const std::map<std::string, std::string> meta{{"campaign", "flood-relief-2026"}};
+  // Submitted together, so the writer takes them in one batch (or a few): with and without the
+  // refused one in it, every other event commits and the refused one leaves nothing behind.
+  std::vector<std::future<donatio::webhooks::IngestResult>> pending;
+  std::vector<std::string> pis;
+  for (int i = 0; i < 40; ++i) pis.push_back(i == 17 ? "pi_boom" : "pi_batch_" + std::to_string(i));
+  for (std::size_t i = 0; i < pis.size(); ++i) {
+    const std::string body = payment_intent_event("evt_batch_" + std::to_string(i), "payment_intent.succeeded", pis[i],
+                                                  1000, "chf", meta, t, "ch_" + pis[i]);
+    auto event = donatio::webhooks::parse_event(body);
+    REQUIRE(event.ok());
+    pending.push_back(fx.service().ingestor().submit(std::move(event).value(), body, "webhook"));
+  }
+  for (std::size_t i = 0; i < pending.size(); ++i) {
+    const auto result = pending[i].get();
+    INFO(pis[i] << ": " << result.status.message());
+    if (pis[i] == "pi_boom") {
+      CHECK_FALSE(result.status.ok());
+    } else {
+      CHECK(result.status.ok());
+      CHECK(result.outcome.kind == donatio::webhooks::ApplyKind::applied);
+    }
+  }
+  CHECK(count_rows(fx, "SELECT COUNT(*) FROM donations WHERE status = 'succeeded'") == 39);
+  CHECK(count_rows(fx, "SELECT COUNT(*) FROM events") == 39);
+  CHECK(count_rows(fx, "SELECT COUNT(*) FROM receipts") == 39);
+  CHECK(count_rows(fx, "SELECT COUNT(*) FROM events WHERE id = 'evt_batch_17'") == 0);
+  CHECK(count_rows(fx, "SELECT MAX(sequence) FROM receipts") == 39);  // gapless: nothing taken for it
+  // A redelivery once the database accepts it is applied.
+  exec_sql(fx, {"DROP TRIGGER refuse_boom"});
+  auto again = post_signed(fx, payment_intent_event("evt_batch_17", "payment_intent.succeeded", "pi_boom", 1000, "chf",
+                                                    meta, t, "ch_pi_boom"));
+  REQUIRE(again);
+  CHECK(again->status == 200);
+  CHECK(count_rows(fx, "SELECT COUNT(*) FROM donations WHERE status = 'succeeded'") == 40);
 }
 
 TEST_CASE("500 distinct events at 32-way concurrency give exactly 500 succeeded donations with gapless receipts") {
