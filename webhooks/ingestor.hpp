@@ -1,7 +1,9 @@
 // EventIngestor: one writer thread that applies verified Stripe events with group commit.
-// Request threads verify and parse in parallel, then hand the event over and wait; the writer
-// takes whatever has queued up (up to max_batch), applies each event in its own savepoint
-// inside ONE transaction, commits, and only then answers every waiter. A waiter therefore
+// Request threads (or the HTTP event loop) verify and parse, then hand the event over and wait
+// (or leave a callback); the writer takes whatever has queued up (up to max_batch), applies
+// the events inside ONE transaction, commits, and only then answers every waiter. An event
+// that throws (a database error) makes the writer roll the attempt back and apply the batch
+// again with each event in its own savepoint, so that only that event is refused. A waiter therefore
 // hears "ok" only after its event is durable; if the commit fails, every event of the batch
 // gets an error (the webhook answers 5xx and Stripe retries). The answers (and the commit
 // observers before them) go out on a second thread, so the writer starts the next batch while
