@@ -33,6 +33,14 @@ bool is_json_content_type(const std::string& value) {
   return type == "application/json";
 }
 
+// One access-log line, for answers from httplib and from the fast lane alike.
+void log_access(const std::string& method, const std::string& path, int status, std::size_t body_bytes, double seconds,
+                const std::string& route, const std::string& client) {
+  if (!spdlog::should_log(spdlog::level::info)) return;
+  spdlog::info("{} {} {} {}B {:.3f}ms route={} client={}", method, path, status, body_bytes, seconds * 1000.0, route,
+               client);
+}
+
 bool readable(const std::string& path) {
   std::ifstream in(path);
   return static_cast<bool>(in);
@@ -182,10 +190,7 @@ void HttpServer::install_hooks() {
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - scope.start).count();
     if (!scope.metrics_recorded) metrics.observe_request(req.method, scope.route, res.status, seconds);
-    if (spdlog::should_log(spdlog::level::info)) {
-      spdlog::info("{} {} {} {}B {:.3f}ms route={} client={}", req.method, req.path, res.status, res.body.size(),
-                   seconds * 1000.0, scope.route, req.remote_addr);
-    }
+    log_access(req.method, req.path, res.status, res.body.size(), seconds, scope.route, req.remote_addr);
     scope.request_id.clear();
   });
 }
@@ -256,13 +261,11 @@ void HttpServer::post_async(const std::string& path, const std::string& route, A
                       client = std::move(req.remote_addr)](int status, std::string json) {
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       metrics.observe_request("POST", route, status, seconds);
-      if (spdlog::should_log(spdlog::level::info)) {
-        RequestScope& here = current_request();
-        here.request_id = id;
-        spdlog::info("POST {} {} {}B {:.3f}ms route={} client={}", path, status, json.size(), seconds * 1000.0, route,
-                     client);
-        here.request_id.clear();
-      }
+      // The answer thread's log lines carry this request's id while it logs the access.
+      RequestScope& here = current_request();
+      here.request_id = id;
+      log_access("POST", path, status, json.size(), seconds, route, client);
+      here.request_id.clear();
       reply(FastAnswer{status, head, std::move(json)});
     });
     scope.request_id.clear();
