@@ -3,6 +3,7 @@
 
 #include <soci/sqlite3/soci-sqlite3.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace donatio::store {
@@ -13,19 +14,27 @@ using sqlite_api::sqlite3_int64;
 using sqlite_api::sqlite3_io_methods;
 using sqlite_api::sqlite3_vfs;
 
-// A write this small that continues the previous one is a WAL frame header (24 bytes) or the
-// WAL file header (32): held back until the page behind it arrives.
-constexpr int kWalHoldMax = 32;
+// SQLite's WAL frame header: 24 bytes, the second big-endian word the database size in pages
+// after a commit — non-zero only in the last frame of a transaction (its commit frame).
+constexpr int kFrameHeaderSize = 24;
+// At most this much is held back; a longer run of frames is written in pieces of about this size.
+// SQLite's unix VFS writes at most 128 KiB - 1 per call (it masks the length with 0x1ffff).
+constexpr int kHoldMax = 120 * 1024;
 
+// A WAL, or the main database file whose connection may open one; both forward every call to
+// the default VFS's file. Only a WAL holds writes back.
 struct WalFile {
-  sqlite3_file base;                 // base.pMethods = &kWalMethods
-  sqlite3_file* real;                // the default VFS's file, in the same allocation
-  sqlite3_int64 last_end;            // where the previous write ended; -1: unknown
-  sqlite3_int64 held_offset;
-  int held_len;                      // 0: nothing held back
-  unsigned char held[kWalHoldMax];
-  unsigned char* scratch;            // header + page, written as one (sqlite3_malloc'd)
-  int scratch_size;
+  sqlite3_file base;          // base.pMethods = &kWalMethods
+  sqlite3_file* real;         // the default VFS's file, in the same allocation
+  bool is_wal;
+  WalFile* wal;               // a database file: its connection's WAL while that is open
+  WalFile* db;                // a WAL: its database file; nullptr: not known, hold a frame header at most
+  sqlite3_int64 last_end;     // where the previous write (held or written) ended; -1: unknown
+  sqlite3_int64 held_offset;  // where the held-back run of writes starts
+  int held_len;               // 0: nothing held back
+  bool commit_page_next;      // the last held write was a commit frame's header: its page ends the commit
+  unsigned char* held;        // the held-back bytes (sqlite3_malloc'd, kept for the next commit)
+  int held_size;
 };
 
 constexpr int kWalFileHead = static_cast<int>((sizeof(WalFile) + 7) & ~std::size_t{7});
@@ -37,18 +46,48 @@ WalFile* wal_file(sqlite3_file* f) { return reinterpret_cast<WalFile*>(f); }
 
 // Writes what is held back, if anything. Every method but xWrite calls this first.
 int wal_write_held(WalFile* w) {
+  w->commit_page_next = false;
   if (w->held_len == 0) return SQLITE_OK;
   const int len = w->held_len;
   w->held_len = 0;
-  return w->real->pMethods->xWrite(w->real, w->held, len, w->held_offset);
+  const int rc = w->real->pMethods->xWrite(w->real, w->held, len, w->held_offset);
+  if (rc != SQLITE_OK) w->last_end = -1;
+  return rc;
+}
+
+// Appends a write that continues the held-back run; false when it would not fit (nothing held
+// changes then).
+bool wal_hold(WalFile* w, const void* data, int amount, sqlite3_int64 offset) {
+  const int total = w->held_len + amount;
+  if (total > kHoldMax) return false;
+  if (total > w->held_size) {
+    const int size = std::min(kHoldMax, std::max(total, 2 * w->held_size));
+    auto* bigger = static_cast<unsigned char*>(sqlite_api::sqlite3_realloc(w->held, size));
+    if (bigger == nullptr) return false;
+    w->held = bigger;
+    w->held_size = size;
+  }
+  if (w->held_len == 0) w->held_offset = offset;
+  std::memcpy(w->held + w->held_len, data, static_cast<std::size_t>(amount));
+  w->held_len = total;
+  w->last_end = offset + amount;
+  return true;
+}
+
+bool is_commit_frame_header(const void* data, int amount) {
+  if (amount != kFrameHeaderSize) return false;
+  const auto* b = static_cast<const unsigned char*>(data);
+  return (b[4] | b[5] | b[6] | b[7]) != 0;
 }
 
 int wal_close(sqlite3_file* f) {
   WalFile* w = wal_file(f);
   const int held = wal_write_held(w);
+  if (w->db != nullptr && w->db->wal == w) w->db->wal = nullptr;
+  if (w->wal != nullptr && w->wal->db == w) w->wal->db = nullptr;
   const int rc = w->real->pMethods->xClose(w->real);
-  sqlite_api::sqlite3_free(w->scratch);
-  w->scratch = nullptr;
+  sqlite_api::sqlite3_free(w->held);
+  w->held = nullptr;
   return held != SQLITE_OK ? held : rc;
 }
 
@@ -58,40 +97,34 @@ int wal_read(sqlite3_file* f, void* out, int amount, sqlite3_int64 offset) {
   return w->real->pMethods->xRead(w->real, out, amount, offset);
 }
 
+// Holds a write that continues the previous one (SQLite appends a transaction's frames back to
+// back); true when it was held and nothing more is to be done.
+bool wal_try_hold(WalFile* w, const void* data, int amount, sqlite3_int64 offset, int* rc) {
+  if (!w->is_wal || offset != w->last_end) return false;
+  const bool ends_commit = w->commit_page_next;
+  if (!wal_hold(w, data, amount, offset)) return false;
+  w->commit_page_next = is_commit_frame_header(data, amount);
+  *rc = SQLITE_OK;
+  // The commit frame's page completes the transaction, and SQLite publishes it in the WAL index
+  // next (shared memory, no call on this file): it goes to the file now. Without the link to the
+  // database file (which writes what is held when the write lock is released) at most a frame
+  // header waits, for the page behind it.
+  if (ends_commit || (w->db == nullptr && amount != kFrameHeaderSize)) *rc = wal_write_held(w);
+  return true;
+}
+
 int wal_write(sqlite3_file* f, const void* data, int amount, sqlite3_int64 offset) {
   WalFile* w = wal_file(f);
-  if (w->held_len > 0 && offset == w->held_offset + w->held_len) {
-    // The page behind a held-back header: both in one write.
-    const int total = w->held_len + amount;
-    if (total > w->scratch_size) {
-      auto* bigger = static_cast<unsigned char*>(sqlite_api::sqlite3_realloc(w->scratch, total));
-      if (bigger == nullptr) {
-        if (int rc = wal_write_held(w); rc != SQLITE_OK) return rc;
-        return wal_write(f, data, amount, offset);  // nothing held now: written on its own
-      }
-      w->scratch = bigger;
-      w->scratch_size = total;
-    }
-    std::memcpy(w->scratch, w->held, static_cast<std::size_t>(w->held_len));
-    std::memcpy(w->scratch + w->held_len, data, static_cast<std::size_t>(amount));
-    const sqlite3_int64 start = w->held_offset;
-    w->held_len = 0;
-    const int rc = w->real->pMethods->xWrite(w->real, w->scratch, total, start);
-    w->last_end = rc == SQLITE_OK ? start + total : -1;
-    return rc;
-  }
-  if (int rc = wal_write_held(w); rc != SQLITE_OK) {
-    w->last_end = -1;
-    return rc;
-  }
-  if (amount <= kWalHoldMax && offset == w->last_end) {
-    std::memcpy(w->held, data, static_cast<std::size_t>(amount));
-    w->held_offset = offset;
-    w->held_len = amount;
-    w->last_end = offset + amount;
-    return SQLITE_OK;
-  }
-  const int rc = w->real->pMethods->xWrite(w->real, data, amount, offset);
+  int rc = SQLITE_OK;
+  if (wal_try_hold(w, data, amount, offset, &rc)) return rc;
+  // Anything else (the WAL header after a restart, a frame rewritten in place, checksums
+  // rewritten at commit, a run longer than the buffer) first writes what is held.
+  const bool ends_commit = w->commit_page_next;
+  if (rc = wal_write_held(w); rc != SQLITE_OK) return rc;
+  w->commit_page_next = ends_commit;
+  if (wal_try_hold(w, data, amount, offset, &rc)) return rc;
+  w->commit_page_next = false;
+  rc = w->real->pMethods->xWrite(w->real, data, amount, offset);
   w->last_end = rc == SQLITE_OK ? offset + amount : -1;
   return rc;
 }
@@ -161,6 +194,12 @@ int wal_shm_map(sqlite3_file* f, int page, int size, int extend, void volatile**
 int wal_shm_lock(sqlite3_file* f, int offset, int n, int flags) {
   WalFile* w = wal_file(f);
   if (int rc = wal_write_held(w); rc != SQLITE_OK) return rc;
+  // The end of a write transaction (SQLite's WAL write lock is shared-memory lock 0): frames it
+  // wrote and did not commit (a cache spill, then a rollback) are written before another
+  // connection may append at the same offsets — as SQLite itself would have written them.
+  if (w->wal != nullptr && offset == 0 && (flags & SQLITE_SHM_UNLOCK) != 0) {
+    if (int rc = wal_write_held(w->wal); rc != SQLITE_OK) return rc;
+  }
   if (w->real->pMethods->iVersion < 2) return SQLITE_IOERR;
   return w->real->pMethods->xShmLock(w->real, offset, n, flags);
 }
@@ -168,6 +207,8 @@ int wal_shm_lock(sqlite3_file* f, int offset, int n, int flags) {
 void wal_shm_barrier(sqlite3_file* f) {
   WalFile* w = wal_file(f);
   wal_write_held(w);
+  // SQLite also raises a barrier right before it publishes a commit in the WAL index.
+  if (w->wal != nullptr) wal_write_held(w->wal);
   if (w->real->pMethods->iVersion >= 2) w->real->pMethods->xShmBarrier(w->real);
 }
 
@@ -216,14 +257,16 @@ const sqlite3_io_methods kWalMethods = {
 };
 
 int wal_vfs_open(sqlite3_vfs*, const char* name, sqlite3_file* file, int flags, int* out_flags) {
-  if ((flags & SQLITE_OPEN_WAL) == 0) {
-    // Not a WAL: the default VFS's own file, in place (the allocation is big enough).
+  const bool is_wal = (flags & SQLITE_OPEN_WAL) != 0;
+  if (!is_wal && (flags & SQLITE_OPEN_MAIN_DB) == 0) {
+    // A journal or temporary file: the default VFS's own file, in place (the allocation is big enough).
     return wal_vfs_parent->xOpen(wal_vfs_parent, name, file, flags, out_flags);
   }
   WalFile* w = wal_file(file);
   std::memset(w, 0, sizeof(WalFile));
   w->real = reinterpret_cast<sqlite3_file*>(reinterpret_cast<char*>(file) + kWalFileHead);
   w->last_end = -1;
+  w->is_wal = is_wal;
   const int rc = wal_vfs_parent->xOpen(wal_vfs_parent, name, w->real, flags, out_flags);
   if (rc != SQLITE_OK) {
     if (w->real->pMethods != nullptr) w->real->pMethods->xClose(w->real);
@@ -231,6 +274,13 @@ int wal_vfs_open(sqlite3_vfs*, const char* name, sqlite3_file* file, int flags, 
     return rc;
   }
   w->base.pMethods = &kWalMethods;
+  if (is_wal && name != nullptr) {
+    sqlite3_file* db = sqlite_api::sqlite3_database_file_object(name);
+    if (db != nullptr && db->pMethods == &kWalMethods && !wal_file(db)->is_wal) {
+      w->db = wal_file(db);
+      w->db->wal = w;
+    }
+  }
   return SQLITE_OK;
 }
 

@@ -291,3 +291,124 @@ TEST_CASE("a new database gets 2 KiB pages, one made with another page size keep
   CHECK(query_int(check, "SELECT COUNT(*) FROM t") == 1);
   sqlite_api::sqlite3_close(check);
 }
+
+namespace {
+
+// Counts the unix VFS's pwrite calls while alive (SQLite lets a VFS's system calls be replaced).
+// Through the shim every WAL write ends up there.
+struct PwriteCounter {
+  using Pwrite = ssize_t (*)(int, const void*, size_t, off_t);
+  static inline int calls = 0;
+  static inline Pwrite real_pwrite = nullptr;
+  static inline Pwrite real_pwrite64 = nullptr;
+  static ssize_t counting_pwrite(int fd, const void* data, size_t n, off_t offset) {
+    ++calls;
+    return real_pwrite(fd, data, n, offset);
+  }
+  static ssize_t counting_pwrite64(int fd, const void* data, size_t n, off_t offset) {
+    ++calls;
+    return real_pwrite64(fd, data, n, offset);
+  }
+
+  sqlite_api::sqlite3_vfs* unix_vfs = sqlite_api::sqlite3_vfs_find("unix");
+
+  PwriteCounter() {
+    REQUIRE(unix_vfs != nullptr);
+    real_pwrite = reinterpret_cast<Pwrite>(unix_vfs->xGetSystemCall(unix_vfs, "pwrite"));
+    real_pwrite64 = reinterpret_cast<Pwrite>(unix_vfs->xGetSystemCall(unix_vfs, "pwrite64"));
+    REQUIRE((real_pwrite != nullptr || real_pwrite64 != nullptr));
+    if (real_pwrite != nullptr) {
+      unix_vfs->xSetSystemCall(unix_vfs, "pwrite", reinterpret_cast<sqlite_api::sqlite3_syscall_ptr>(&counting_pwrite));
+    }
+    if (real_pwrite64 != nullptr) {
+      unix_vfs->xSetSystemCall(unix_vfs, "pwrite64",
+                               reinterpret_cast<sqlite_api::sqlite3_syscall_ptr>(&counting_pwrite64));
+    }
+  }
+  ~PwriteCounter() {
+    if (real_pwrite != nullptr) unix_vfs->xSetSystemCall(unix_vfs, "pwrite", nullptr);
+    if (real_pwrite64 != nullptr) unix_vfs->xSetSystemCall(unix_vfs, "pwrite64", nullptr);
+  }
+  PwriteCounter(const PwriteCounter&) = delete;
+  PwriteCounter& operator=(const PwriteCounter&) = delete;
+};
+
+// Inserts `rows` rows of `width` characters `fill`, keyed from `first`, in one transaction.
+std::string insert_rows(int first, int rows, int width, char fill) {
+  return "BEGIN IMMEDIATE; WITH RECURSIVE n(i) AS (SELECT " + std::to_string(first) + " UNION ALL SELECT i + 1 FROM n "
+         "WHERE i < " + std::to_string(first + rows - 1) + ") INSERT INTO scratch (id, note) SELECT i, printf('%." +
+         std::to_string(width) + "c', '" + fill + "') FROM n; COMMIT;";
+}
+
+}  // namespace
+
+TEST_CASE("a commit's WAL frames go to the file in one write, before another connection can read them") {
+  TempDir dir;
+  const std::string path = dir.path() + "/one-write.db";
+  sqlite_api::sqlite3* live = open_wal_only(path);
+  exec(live, "CREATE TABLE scratch (id INTEGER PRIMARY KEY, note TEXT)");
+  exec(live, insert_rows(1, 1, 10, 'w'));  // the WAL exists and has its header
+  // Another connection, on SQLite's own VFS: its own descriptor for the WAL, so it sees only
+  // what has reached the file.
+  sqlite_api::sqlite3* reader = open_plain(path);
+
+  PwriteCounter counter;
+  std::int64_t rows = 1;
+  for (int t = 0; t < 50; ++t) {
+    // ~15 pages of rows: 15 frames, written by SQLite as 30 writes, by the shim as one.
+    const int before = PwriteCounter::calls;
+    exec(live, insert_rows(static_cast<int>(rows) + 1, 30, 1800, static_cast<char>('a' + t % 25)));
+    CHECK(PwriteCounter::calls - before == 1);
+    rows += 30;
+    CHECK(query_int(reader, "SELECT count(*) FROM scratch") == rows);
+    CHECK(query_int(reader, "SELECT count(*) FROM scratch WHERE id > 1 AND length(note) = 1800") == rows - 1);
+  }
+  // ~400 pages in one transaction: pieces of at most 120 KiB, not a write per frame.
+  const int before = PwriteCounter::calls;
+  exec(live, insert_rows(static_cast<int>(rows) + 1, 800, 1800, 'z'));
+  const int big = PwriteCounter::calls - before;
+  CHECK(big >= 13);
+  CHECK(big <= 16);
+  CHECK(query_int(reader, "SELECT count(*) FROM scratch WHERE note LIKE 'z%'") == 800);
+  CHECK(query_int(reader, "SELECT count(*) FROM pragma_integrity_check WHERE integrity_check <> 'ok'") == 0);
+  sqlite_api::sqlite3_close_v2(reader);
+
+  sqlite_api::sqlite3* recovered = recover_crash_copy(path, dir.path() + "/crashed.db");
+  CHECK(query_int(recovered, "SELECT count(*) FROM scratch") == rows + 800);
+  sqlite_api::sqlite3_close_v2(recovered);
+  sqlite_api::sqlite3_close_v2(live);
+}
+
+TEST_CASE("frames of a transaction that spilled and rolled back never overwrite a later commit") {
+  TempDir dir;
+  const std::string path = dir.path() + "/rollback.db";
+  sqlite_api::sqlite3* first = open_wal_only(path);
+  exec(first, "CREATE TABLE scratch (id INTEGER PRIMARY KEY, note TEXT)");
+  exec(first, insert_rows(1, 10, 100, 'k'));
+  // A tiny page cache: the big insert writes frames to the WAL before its end (the shim holds
+  // them), then the transaction is rolled back.
+  exec(first, "PRAGMA cache_size = 10");
+  // Everything in the database file, the log empty: the rollback then reads nothing back from
+  // the WAL (which would write what is held on its own).
+  exec(first, "PRAGMA wal_checkpoint(TRUNCATE)");
+  exec(first, "BEGIN IMMEDIATE; WITH RECURSIVE n(i) AS (SELECT 1000 UNION ALL SELECT i + 1 FROM n WHERE i < 1060) "
+              "INSERT INTO scratch (id, note) SELECT i, printf('%.1800c', 'x') FROM n; ROLLBACK;");
+  // Another connection appends its commit where the rolled-back frames were, and further.
+  sqlite_api::sqlite3* second = nullptr;
+  REQUIRE(sqlite_api::sqlite3_open_v2(path.c_str(), &second, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
+  exec(second, insert_rows(100, 200, 1800, 's'));
+  // The first connection touches its WAL again (a read of a page the WAL holds).
+  CHECK(query_int(first, "SELECT count(*) FROM scratch WHERE note LIKE 's%'") == 200);
+
+  sqlite_api::sqlite3* reader = open_plain(path);
+  CHECK(query_int(reader, "SELECT count(*) FROM scratch") == 210);
+  CHECK(query_int(reader, "SELECT count(*) FROM scratch WHERE note LIKE 'x%'") == 0);
+  CHECK(query_int(reader, "SELECT count(*) FROM scratch WHERE length(note) = 1800 AND note LIKE 's%'") == 200);
+  CHECK(query_int(reader, "SELECT count(*) FROM pragma_integrity_check WHERE integrity_check <> 'ok'") == 0);
+  sqlite_api::sqlite3_close_v2(reader);
+  sqlite_api::sqlite3* recovered = recover_crash_copy(path, dir.path() + "/crashed.db");
+  CHECK(query_int(recovered, "SELECT count(*) FROM scratch") == 210);
+  sqlite_api::sqlite3_close_v2(recovered);
+  sqlite_api::sqlite3_close_v2(second);
+  sqlite_api::sqlite3_close_v2(first);
+}
