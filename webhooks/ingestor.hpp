@@ -95,7 +95,7 @@ class EventIngestor {
   void run();
   void answer_loop();
   Answers write_batch(std::deque<Item> batch);
-  ApplyOutcome apply_item(store::Sql& sql, const Item& item, std::int64_t now) const;
+  ApplyOutcome apply_item(store::Sql& sql, const Item& item, std::int64_t now, DeferredTotals* deferred) const;
 
   store::Database& db_;
   const Clock& clock_;

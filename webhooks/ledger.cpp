@@ -1,5 +1,7 @@
 #include "webhooks/ledger.hpp"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -193,7 +195,17 @@ void set_event_status(Sql& sql, const std::string& id, const char* status, const
   sql.exec("UPDATE events SET status = :s, error = :e WHERE id = :id", status, or_null(error), id);
 }
 
-ApplyOutcome apply_to_ledger(Sql& sql, const LedgerSettings& s, const StripeEvent& ev, std::int64_t now) {
+void update_campaign_totals(Sql& sql, std::int64_t campaign_id, const std::string& currency, std::int64_t raised_delta,
+                            std::int64_t count_delta, std::int64_t now) {
+  // Only money in the campaign's own currency adds to its total (never a sum across
+  // currencies); the gift still counts as a donation.
+  sql.exec("UPDATE campaigns SET raised_amount = raised_amount + CASE WHEN currency = :cur THEN :r ELSE 0 END, "
+           "donation_count = donation_count + :c, updated_at = :u WHERE id = :id",
+           currency, raised_delta, count_delta, now, campaign_id);
+}
+
+ApplyOutcome apply_to_ledger(Sql& sql, const LedgerSettings& s, const StripeEvent& ev, std::int64_t now,
+                             DeferredTotals* deferred) {
   const auto payment_event = payment_event_for(ev);
   if (!payment_event) return {ApplyKind::ignored, "", "event type not acted on", ""};
 
@@ -311,19 +323,21 @@ ApplyOutcome apply_to_ledger(Sql& sql, const LedgerSettings& s, const StripeEven
   }
 
   // The finance summary's daily totals move with the donation, in the same transaction.
-  store::apply_totals_change(sql, totals_before, summary_inputs(*d));
+  if (deferred != nullptr) {
+    deferred->daily().add(totals_before, summary_inputs(*d));
+  } else {
+    store::apply_totals_change(sql, totals_before, summary_inputs(*d));
+  }
 
   // Campaign totals move with the donation, in the same transaction.
   if (d->campaign_id) {
     const long long raised_delta =
         raised_part(after, d->amount, refunded_after) - raised_part(before, d->amount, original.amount_refunded);
     const long long count_delta = (counts_as_raised(after) ? 1 : 0) - (counts_as_raised(before) ? 1 : 0);
-    if (raised_delta != 0 || count_delta != 0) {
-      // Only money in the campaign's own currency adds to its total (never a sum across
-      // currencies); the gift still counts as a donation.
-      sql.exec("UPDATE campaigns SET raised_amount = raised_amount + CASE WHEN currency = :cur THEN :r ELSE 0 END, "
-               "donation_count = donation_count + :c, updated_at = :u WHERE id = :id",
-               d->currency, raised_delta, count_delta, now, *d->campaign_id);
+    if (deferred != nullptr) {
+      deferred->add_campaign(*d->campaign_id, d->currency, raised_delta, count_delta, now);
+    } else if (raised_delta != 0 || count_delta != 0) {
+      update_campaign_totals(sql, *d->campaign_id, d->currency, raised_delta, count_delta, now);
     }
   }
   if (entering_success && !d->charge_id.empty()) enqueue_fee_lookup(sql, *d, d->charge_id, now);
@@ -347,20 +361,42 @@ const char* apply_kind_name(ApplyKind kind) {
   return "failed";
 }
 
+void DeferredTotals::add_campaign(std::int64_t campaign_id, const std::string& currency, std::int64_t raised_delta,
+                                  std::int64_t count_delta, std::int64_t now) {
+  if (raised_delta == 0 && count_delta == 0) return;
+  CampaignDelta& c = campaigns_[{campaign_id, currency}];
+  c.raised += raised_delta;
+  c.count += count_delta;
+  c.updated_at = std::max(c.updated_at, now);
+}
+
+void DeferredTotals::flush(Sql& sql) {
+  for (const auto& [key, c] : campaigns_) {
+    if (c.raised != 0 || c.count != 0) update_campaign_totals(sql, key.first, key.second, c.raised, c.count, c.updated_at);
+  }
+  campaigns_.clear();
+  daily_.flush(sql);
+}
+
+void DeferredTotals::clear() {
+  campaigns_.clear();
+  daily_.clear();
+}
+
 ApplyOutcome apply_event(Sql& sql, const LedgerSettings& s, const StripeEvent& ev, std::string_view raw,
-                         const std::string& source, std::int64_t now) {
+                         const std::string& source, std::int64_t now, DeferredTotals* deferred) {
   const std::int64_t inserted =
       sql.exec("INSERT INTO events (id, type, created, received_at, source, status, object_id, payload) "
                "VALUES (:id, :t, :c, :r, :s, 'applied', :o, :p) ON CONFLICT (id) DO NOTHING",
                ev.id, ev.type, ev.created, now, source, ev.object_id, raw);
   if (inserted == 0) return {ApplyKind::duplicate, "", "event already received", ""};
-  ApplyOutcome outcome = apply_to_ledger(sql, s, ev, now);
+  ApplyOutcome outcome = apply_to_ledger(sql, s, ev, now, deferred);
   store_outcome(sql, ev.id, outcome);
   return outcome;
 }
 
 ApplyOutcome reapply_event(Sql& sql, const LedgerSettings& s, const StripeEvent& ev, std::int64_t now) {
-  ApplyOutcome outcome = apply_to_ledger(sql, s, ev, now);
+  ApplyOutcome outcome = apply_to_ledger(sql, s, ev, now, nullptr);
   if (outcome.kind == ApplyKind::applied) set_event_status(sql, ev.id, "applied", "");
   store_outcome(sql, ev.id, outcome);
   return outcome;

@@ -9,9 +9,12 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
+#include <utility>
 
+#include "src/store/daily_totals.hpp"
 #include "src/store/sql.hpp"
 #include "webhooks/event.hpp"
 
@@ -37,11 +40,39 @@ struct LedgerSettings {
   store::Dialect dialect = store::Dialect::sqlite;
 };
 
+// The totals events move — a campaign's raised amount and donation count, the finance summary's
+// daily totals — for several events applied in one transaction, added up and written once at its
+// end (flush) instead of once per event: the webhook writer's batches mostly move one campaign
+// and one day. Only additions, so the order of the events in the batch does not matter; rows are
+// written in key order (PostgreSQL row locks in one order across instances).
+// Thread-safety: none; one per transaction.
+class DeferredTotals {
+ public:
+  void add_campaign(std::int64_t campaign_id, const std::string& currency, std::int64_t raised_delta,
+                    std::int64_t count_delta, std::int64_t now);
+  store::DailyTotalsBatch& daily() { return daily_; }
+  // REQUIRES: in the transaction that applied the events. Throws soci exceptions.
+  void flush(store::Sql& sql);
+  // After a rollback: forgets what was added.
+  void clear();
+
+ private:
+  struct CampaignDelta {
+    std::int64_t raised = 0;
+    std::int64_t count = 0;
+    std::int64_t updated_at = 0;
+  };
+  std::map<std::pair<std::int64_t, std::string>, CampaignDelta> campaigns_;  // (campaign id, donation currency)
+  store::DailyTotalsBatch daily_;
+};
+
 // REQUIRES: inside a transaction on `sql`. `event` was parsed from `raw` after the signature
 // was verified. `source`: "webhook", "sweep", "replay". Throws soci exceptions on database
-// errors (the caller rolls back and answers 5xx).
+// errors (the caller rolls back and answers 5xx). With `deferred`, the campaign and daily totals
+// are added there, and the caller flushes them before commit.
 ApplyOutcome apply_event(store::Sql& sql, const LedgerSettings& settings, const StripeEvent& event,
-                         std::string_view raw, const std::string& source, std::int64_t now);
+                         std::string_view raw, const std::string& source, std::int64_t now,
+                         DeferredTotals* deferred = nullptr);
 
 // Re-applies a stored event whose status is failed (donatio events retry). Same contract.
 ApplyOutcome reapply_event(store::Sql& sql, const LedgerSettings& settings, const StripeEvent& event,

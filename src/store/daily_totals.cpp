@@ -99,22 +99,46 @@ DailyTotals contribution(const SummaryInputs& d) {
   return t;
 }
 
-void apply_totals_change(Sql& sql, const std::optional<SummaryInputs>& before,
-                         const std::optional<SummaryInputs>& after) {
+namespace {
+
+// Calls add(key, delta) for each row `before` → `after` changes (at most two: a donation that
+// moves to another day, campaign or currency leaves one row and enters another).
+template <typename Add>
+void for_each_change(const std::optional<SummaryInputs>& before, const std::optional<SummaryInputs>& after, Add add) {
   const DailyTotals removed = before ? contribution(*before) : DailyTotals{};
   const DailyTotals added = after ? contribution(*after) : DailyTotals{};
   if (before && after && key_of(*before) == key_of(*after)) {
     DailyTotals delta = added;
     delta -= removed;
-    add_to_row(sql, key_of(*after), delta);
+    add(key_of(*after), delta);
     return;
   }
   if (before) {
     DailyTotals delta;
     delta -= removed;
-    add_to_row(sql, key_of(*before), delta);
+    add(key_of(*before), delta);
   }
-  if (after) add_to_row(sql, key_of(*after), added);
+  if (after) add(key_of(*after), added);
+}
+
+}  // namespace
+
+void apply_totals_change(Sql& sql, const std::optional<SummaryInputs>& before,
+                         const std::optional<SummaryInputs>& after) {
+  for_each_change(before, after, [&](const RowKey& key, const DailyTotals& delta) { add_to_row(sql, key, delta); });
+}
+
+void DailyTotalsBatch::add(const std::optional<SummaryInputs>& before, const std::optional<SummaryInputs>& after) {
+  for_each_change(before, after, [&](const RowKey& key, const DailyTotals& delta) {
+    if (!delta.is_zero()) rows_[{key.day, key.campaign_key, key.currency}] += delta;
+  });
+}
+
+void DailyTotalsBatch::flush(Sql& sql) {
+  for (const auto& [key, delta] : rows_) {
+    add_to_row(sql, RowKey{std::get<0>(key), std::get<1>(key), std::get<2>(key)}, delta);
+  }
+  rows_.clear();
 }
 
 std::optional<SummaryInputs> read_summary_inputs_for_update(soci::session& sql, Dialect dialect,

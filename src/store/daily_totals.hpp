@@ -16,9 +16,11 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 
 #include "src/store/database.hpp"
 #include "src/store/sql.hpp"
@@ -84,6 +86,25 @@ extern const char* const kSummarySumsSql;
 // Throws soci exceptions on database errors.
 void apply_totals_change(Sql& sql, const std::optional<SummaryInputs>& before,
                          const std::optional<SummaryInputs>& after);
+
+// Totals changes of several donations written in one transaction, added up and applied together
+// at its end: one upsert per (day, campaign, currency) row instead of one per donation (the
+// webhook writer's group commit, where a batch of events mostly moves the same row). The rows
+// are written in key order, so two PostgreSQL instances take their row locks in the same order.
+// Thread-safety: none; one per transaction.
+class DailyTotalsBatch {
+ public:
+  // What apply_totals_change would add, kept until flush.
+  void add(const std::optional<SummaryInputs>& before, const std::optional<SummaryInputs>& after);
+  // Writes what was added (REQUIRES: in the transaction that wrote the donations) and forgets it.
+  // Throws soci exceptions on database errors.
+  void flush(Sql& sql);
+  void clear() { rows_.clear(); }
+  bool empty() const { return rows_.empty(); }
+
+ private:
+  std::map<std::tuple<std::int64_t, std::int64_t, std::string>, DailyTotals> rows_;
+};
 
 // The summary inputs of one donation, its row locked until commit on PostgreSQL (FOR UPDATE), so
 // a change computed from them cannot interleave with another writer's. nullopt: no such donation.

@@ -384,6 +384,16 @@ TEST_CASE("concurrent webhooks on one campaign and day keep the totals exact, tw
       check_same_summary(db, at("2027-01-01"), at("2027-01-02"));
       check_same_summary(db, at("2026-12-31T23:00:00Z"), at("2027-01-01T00:01:00Z"));
       CHECK(count_rows(fx, "SELECT SUM(donation_count) FROM donation_daily_totals") == kDonations);
+      // The campaign's own totals (added up per batch by the webhook writer) equal its donations.
+      const std::string raised =
+          query_string(fx, "SELECT COALESCE(SUM(d.amount - d.amount_refunded), 0) FROM donations d JOIN campaigns c "
+                           "ON c.id = d.campaign_id WHERE c.slug = 'flood' AND d.status IN ('succeeded', "
+                           "'partially_refunded', 'disputed')");
+      CHECK(raised != "0");
+      CHECK(query_string(fx, "SELECT raised_amount FROM campaigns WHERE slug = 'flood'") == raised);
+      CHECK(count_rows(fx, "SELECT donation_count FROM campaigns WHERE slug = 'flood'") ==
+            count_rows(fx, "SELECT COUNT(*) FROM donations d JOIN campaigns c ON c.id = d.campaign_id "
+                           "WHERE c.slug = 'flood'"));
     }
   }
 }
