@@ -254,6 +254,12 @@ Result<std::unique_ptr<Database>> Database::open(const DatabaseConfig& config) {
       }
       db->caches_.push_back(std::make_unique<StatementCache>(sql, db->dialect_));
     }
+    if (sqlite) {
+      db->writer_ = std::make_unique<soci::session>();
+      db->writer_->open(soci::sqlite3, connect);
+      db->configure_sqlite_session(*db->writer_);
+      db->writer_cache_ = std::make_unique<StatementCache>(*db->writer_, db->dialect_);
+    }
   } catch (const std::exception& e) {
     return Status(StatusCode::unavailable, "invalid_config", "database.url: cannot connect: " + safe_db_message(e));
   }
@@ -275,10 +281,19 @@ void Database::configure_sqlite_session(soci::session& sql) {
 }
 
 Status Database::run(bool in_transaction, const std::function<Status(soci::session&, StatementCache&)>& work) {
+  if (in_transaction && writer_) {
+    // The same 10 s a connection waited for SQLite's write lock before.
+    std::unique_lock lock(writer_mutex_, std::chrono::seconds(10));
+    if (!lock.owns_lock()) return Status::Unavailable("the database is busy; try again");
+    return run_on(*writer_, *writer_cache_, in_transaction, work);
+  }
   Lease lease(pool_);
   if (!lease.ok()) return Status::Unavailable("no database connection became free in time");
-  soci::session& sql = lease.session();
-  StatementCache& cache = *caches_.at(lease.position());
+  return run_on(lease.session(), *caches_.at(lease.position()), in_transaction, work);
+}
+
+Status Database::run_on(soci::session& sql, StatementCache& cache, bool in_transaction,
+                        const std::function<Status(soci::session&, StatementCache&)>& work) {
   bool open = false;
   try {
     if (in_transaction) {
