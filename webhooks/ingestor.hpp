@@ -1,7 +1,8 @@
 // EventIngestor: one writer thread that applies verified Stripe events with group commit.
 // Request threads (or the HTTP event loop) verify and parse, then hand the event over and wait
 // (or leave a callback); the writer takes whatever has queued up (up to max_batch), applies
-// the events inside ONE transaction, commits, and only then answers every waiter. An event
+// the events inside ONE transaction (their campaign and daily totals added up and written once
+// at its end, ledger.hpp DeferredTotals), commits, and only then answers every waiter. An event
 // that throws (a database error) makes the writer roll the attempt back and apply the batch
 // again with each event in its own savepoint, so that only that event is refused. A waiter therefore
 // hears "ok" only after its event is durable; if the commit fails, every event of the batch

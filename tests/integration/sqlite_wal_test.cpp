@@ -1,5 +1,5 @@
-// SQLite's write-ahead log under donatio's settings: the write-coalescing VFS (each frame one
-// pwrite) must leave every committed transaction complete in the WAL file on disk — a copy of the
+// SQLite's write-ahead log under donatio's settings: the write-coalescing VFS (a commit's frames
+// in one pwrite) must leave every committed transaction complete in the WAL file on disk — a copy of the
 // files taken right after the commits, with no checkpoint and no clean close (what a kill -9
 // leaves), recovers every row when opened with SQLite's own unix VFS, which checks each frame's
 // checksum and drops everything from the first bad frame on. Also a transaction large enough to
