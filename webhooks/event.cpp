@@ -239,10 +239,11 @@ bool read_fast(std::string_view text, Json& root) {
   } else {
     // simdjson reads up to SIMDJSON_PADDING bytes past the end of its input; told nothing, it
     // copies every text into a freshly allocated padded buffer. One padded copy per thread instead.
-    thread_local const std::unique_ptr<char[]> padded(new char[kReusedParserBytes + simdjson::SIMDJSON_PADDING]());
-    std::memcpy(padded.get(), text.data(), text.size());
-    std::memset(padded.get() + text.size(), 0, simdjson::SIMDJSON_PADDING);
-    if (parser->parse(padded.get(), text.size(), false).get(doc) != simdjson::SUCCESS) return false;
+    thread_local std::vector<char> padded;  // grows to the largest body this thread has read
+    if (padded.size() < text.size() + simdjson::SIMDJSON_PADDING) padded.resize(text.size() + simdjson::SIMDJSON_PADDING);
+    std::memcpy(padded.data(), text.data(), text.size());
+    std::memset(padded.data() + text.size(), 0, simdjson::SIMDJSON_PADDING);
+    if (parser->parse(padded.data(), text.size(), false).get(doc) != simdjson::SUCCESS) return false;
   }
   root = kept_value(doc, Level::envelope);
   return true;

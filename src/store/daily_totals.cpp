@@ -6,13 +6,7 @@
 namespace donatio::store {
 namespace {
 
-struct RowKey {
-  std::int64_t day = 0;
-  std::int64_t campaign_key = 0;
-  std::string currency;
-
-  bool operator==(const RowKey&) const = default;
-};
+using RowKey = DailyTotalsBatch::RowKey;
 
 RowKey key_of(const SummaryInputs& d) {
   return {utc_day_start(d.created_at), d.campaign_id.value_or(kUnattributedCampaignKey), d.currency};
@@ -130,14 +124,12 @@ void apply_totals_change(Sql& sql, const std::optional<SummaryInputs>& before,
 
 void DailyTotalsBatch::add(const std::optional<SummaryInputs>& before, const std::optional<SummaryInputs>& after) {
   for_each_change(before, after, [&](const RowKey& key, const DailyTotals& delta) {
-    if (!delta.is_zero()) rows_[{key.day, key.campaign_key, key.currency}] += delta;
+    if (!delta.is_zero()) rows_[key] += delta;
   });
 }
 
 void DailyTotalsBatch::flush(Sql& sql) {
-  for (const auto& [key, delta] : rows_) {
-    add_to_row(sql, RowKey{std::get<0>(key), std::get<1>(key), std::get<2>(key)}, delta);
-  }
+  for (const auto& [key, delta] : rows_) add_to_row(sql, key, delta);
   rows_.clear();
 }
 

@@ -15,12 +15,12 @@
 // Thread-safety: stateless functions on the caller's session and transaction.
 #pragma once
 
+#include <compare>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <tuple>
 
 #include "src/store/database.hpp"
 #include "src/store/sql.hpp"
@@ -94,16 +94,24 @@ void apply_totals_change(Sql& sql, const std::optional<SummaryInputs>& before,
 // Thread-safety: none; one per transaction.
 class DailyTotalsBatch {
  public:
+  // One donation_daily_totals row.
+  struct RowKey {
+    std::int64_t day = 0;
+    std::int64_t campaign_key = 0;
+    std::string currency;
+
+    auto operator<=>(const RowKey&) const = default;
+  };
+
   // What apply_totals_change would add, kept until flush.
   void add(const std::optional<SummaryInputs>& before, const std::optional<SummaryInputs>& after);
   // Writes what was added (REQUIRES: in the transaction that wrote the donations) and forgets it.
   // Throws soci exceptions on database errors.
   void flush(Sql& sql);
   void clear() { rows_.clear(); }
-  bool empty() const { return rows_.empty(); }
 
  private:
-  std::map<std::tuple<std::int64_t, std::int64_t, std::string>, DailyTotals> rows_;
+  std::map<RowKey, DailyTotals> rows_;
 };
 
 // The summary inputs of one donation, its row locked until commit on PostgreSQL (FOR UPDATE), so

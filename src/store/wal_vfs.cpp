@@ -46,7 +46,6 @@ WalFile* wal_file(sqlite3_file* f) { return reinterpret_cast<WalFile*>(f); }
 
 // Writes what is held back, if anything. Every method but xWrite calls this first.
 int wal_write_held(WalFile* w) {
-  w->commit_page_next = false;
   if (w->held_len == 0) return SQLITE_OK;
   const int len = w->held_len;
   w->held_len = 0;
@@ -119,10 +118,8 @@ int wal_write(sqlite3_file* f, const void* data, int amount, sqlite3_int64 offse
   if (wal_try_hold(w, data, amount, offset, &rc)) return rc;
   // Anything else (the WAL header after a restart, a frame rewritten in place, checksums
   // rewritten at commit, a run longer than the buffer) first writes what is held.
-  const bool ends_commit = w->commit_page_next;
   if (rc = wal_write_held(w); rc != SQLITE_OK) return rc;
-  w->commit_page_next = ends_commit;
-  if (wal_try_hold(w, data, amount, offset, &rc)) return rc;
+  if (wal_try_hold(w, data, amount, offset, &rc)) return rc;  // a run too long for the buffer: a new one
   w->commit_page_next = false;
   rc = w->real->pMethods->xWrite(w->real, data, amount, offset);
   w->last_end = rc == SQLITE_OK ? offset + amount : -1;
