@@ -9,7 +9,6 @@
 #include "src/http/errors.hpp"
 #include "src/http/json_body.hpp"
 #include "src/http/request_context.hpp"
-#include "src/store/campaign_store.hpp"
 #include "src/store/donation_store.hpp"
 #include "src/store/token_store.hpp"
 
@@ -37,11 +36,18 @@ Answer DonationCreator::create(const std::string& body, const std::string& key) 
   if (key.size() > 255) {
     return error_answer(Status::InvalidArgument("Idempotency-Key", "Idempotency-Key must be at most 255 characters"));
   }
+  // A key seen before is found when its row is inserted (fresh → conflict) or when the request
+  // is refused (refuse), so the common case — a new key — costs no read of its own.
   const std::string hash = key.empty() ? std::string() : store::hash_token(canonical(*request));
-  if (!key.empty()) {
-    if (auto earlier = answer_for_known_key(*request, key, hash)) return *earlier;
-  }
   return fresh(*request, key, hash);
+}
+
+Answer DonationCreator::refuse(const DonationRequest& request, const std::string& key, const std::string& hash,
+                               const Status& refusal) {
+  if (!key.empty()) {
+    if (auto earlier = answer_for_known_key(request, key, hash)) return *earlier;
+  }
+  return error_answer(refusal);
 }
 
 std::optional<Answer> DonationCreator::answer_for_known_key(const DonationRequest& request, const std::string& key,
@@ -66,43 +72,49 @@ std::optional<Answer> DonationCreator::answer_for_known_key(const DonationReques
 
 Answer DonationCreator::fresh(const DonationRequest& r, const std::string& key, const std::string& hash) {
   const std::int64_t now = clock_.now_unix();
-  store::CampaignStore campaigns(db_);
-  auto campaign = campaigns.get(r.campaign);
+  auto campaign = campaigns_.get(r.campaign);
   if (!campaign.ok()) {
     if (campaign.status().code() == StatusCode::not_found) {
-      return error_answer(Status::Unprocessable("campaign_not_found", "no campaign '" + r.campaign + "'", "campaign"));
+      return refuse(r, key, hash,
+                    Status::Unprocessable("campaign_not_found", "no campaign '" + r.campaign + "'", "campaign"));
     }
     return error_answer(campaign.status());
   }
   if (!is_open(*campaign, now)) {
-    return error_answer(Status::Unprocessable("campaign_closed", "campaign '" + r.campaign + "' is not open for donations", "campaign"));
+    return refuse(r, key, hash,
+                  Status::Unprocessable("campaign_closed", "campaign '" + r.campaign + "' is not open for donations",
+                                        "campaign"));
   }
   if (r.currency != campaign->currency) {
-    return error_answer(Status::Unprocessable("currency_not_accepted",
-                                              "campaign '" + r.campaign + "' accepts " + campaign->currency, "currency"));
+    return refuse(r, key, hash,
+                  Status::Unprocessable("currency_not_accepted",
+                                        "campaign '" + r.campaign + "' accepts " + campaign->currency, "currency"));
   }
   const std::int64_t minimum = stripe_minimum_charge(r.currency);
   if (r.amount < minimum) {
-    return error_answer(Status::Unprocessable("amount_too_small",
-                                              "amount must be at least " + format_money({minimum, r.currency}), "amount"));
+    return refuse(r, key, hash,
+                  Status::Unprocessable("amount_too_small",
+                                        "amount must be at least " + format_money({minimum, r.currency}), "amount"));
   }
   std::int64_t charged = r.amount;
   if (r.cover_fees) {
     const auto fixed = config_.stripe.fee_fixed_minor.find(r.currency);
     auto grossed = gross_up_for_fees(r.amount, config_.stripe.fee_percent_bps,
                                      fixed == config_.stripe.fee_fixed_minor.end() ? 0 : fixed->second);
-    if (!grossed) return error_answer(Status::InvalidArgument("amount", "amount is too large", "invalid_amount"));
+    if (!grossed) return refuse(r, key, hash, Status::InvalidArgument("amount", "amount is too large", "invalid_amount"));
     charged = *grossed;
   }
   const auto max_it = config_.stripe.max_amount_minor.find(r.currency);
   const std::int64_t maximum =
       max_it == config_.stripe.max_amount_minor.end() ? config_.stripe.default_max_amount_minor : max_it->second;
   if (charged > maximum) {
-    return error_answer(Status::Unprocessable("amount_too_large",
-                                              "amount must be at most " + format_money({maximum, r.currency}), "amount"));
+    return refuse(r, key, hash,
+                  Status::Unprocessable("amount_too_large",
+                                        "amount must be at most " + format_money({maximum, r.currency}), "amount"));
   }
   if (gateway_ == nullptr) {
-    return error_answer(Status(StatusCode::provider_unavailable, "provider_unavailable", "payments are not configured"));
+    return refuse(r, key, hash,
+                  Status(StatusCode::provider_unavailable, "provider_unavailable", "payments are not configured"));
   }
 
   store::NewDonation row{"don_" + http::time_ordered_hex(now), r.campaign, charged, r.amount, r.currency, r.cover_fees,

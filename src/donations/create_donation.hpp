@@ -14,6 +14,7 @@
 #include "donatio/payment_gateway.hpp"
 #include "donatio/status.hpp"
 #include "src/donations/donation_request.hpp"
+#include "src/store/campaign_cache.hpp"
 #include "src/store/database.hpp"
 
 namespace donatio::donations {
@@ -29,8 +30,9 @@ struct Answer {
 
 class DonationCreator {
  public:
-  DonationCreator(const Config& config, store::Database& db, const Clock& clock, PaymentGateway* gateway)
-      : config_(config), db_(db), clock_(clock), gateway_(gateway) {}
+  DonationCreator(const Config& config, store::Database& db, store::CampaignCache& campaigns, const Clock& clock,
+                  PaymentGateway* gateway)
+      : config_(config), db_(db), campaigns_(campaigns), clock_(clock), gateway_(gateway) {}
 
   // `idempotency_key` may be empty (then every call is a new donation).
   Answer create(const std::string& body, const std::string& idempotency_key);
@@ -39,10 +41,15 @@ class DonationCreator {
   std::optional<Answer> answer_for_known_key(const DonationRequest& request, const std::string& key,
                                             const std::string& hash);
   Answer fresh(const DonationRequest& request, const std::string& key, const std::string& hash);
+  // A request that cannot be accepted now: the answer stored for its Idempotency-Key if the
+  // key was used before (a replay is answered as the first time, even if the campaign has
+  // closed since), else `refusal`.
+  Answer refuse(const DonationRequest& request, const std::string& key, const std::string& hash, const Status& refusal);
   Answer call_gateway(const std::string& donation_id, const DonationRequest& request, std::int64_t charged,
                       const std::string& key);
   const Config& config_;
   store::Database& db_;
+  store::CampaignCache& campaigns_;
   const Clock& clock_;
   PaymentGateway* gateway_;
 };

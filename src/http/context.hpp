@@ -12,6 +12,7 @@
 #include "src/http/metrics.hpp"
 #include "src/http/public_read_cache.hpp"
 #include "src/http/rate_limiter.hpp"
+#include "src/store/campaign_cache.hpp"
 #include "src/store/campaign_store.hpp"
 #include "src/store/database.hpp"
 #include "src/store/token_store.hpp"
@@ -33,7 +34,7 @@ namespace donatio::http {
 struct ServiceContext {
   ServiceContext(const Config& c, const Secrets& s, store::Database& d, const Clock& k, Metrics& m,
                  PaymentGateway* g)
-      : config(c), secrets(s), db(d), clock(k), metrics(m), gateway(g), tokens(d), campaigns(d),
+      : config(c), secrets(s), db(d), clock(k), metrics(m), gateway(g), tokens(d), campaigns(d), campaign_cache(d),
         public_posts(c.server.public_rate_per_minute, c.server.public_rate_burst),
         auth_failures(c.server.admin_auth_failures_per_minute, c.server.admin_auth_failures_per_minute) {}
 
@@ -45,9 +46,15 @@ struct ServiceContext {
   PaymentGateway* gateway;
   store::TokenStore tokens;
   store::CampaignStore campaigns;
+  store::CampaignCache campaign_cache;  // the donation path's campaign checks
   RateLimiter public_posts;
   RateLimiter auth_failures;
   PublicReadCache public_reads;
+  // A campaign was created or changed through this process: drop what the caches hold.
+  void campaigns_changed() {
+    public_reads.invalidate();
+    campaign_cache.invalidate();
+  }
   webhooks::EventIngestor* ingestor = nullptr;  // owned by the Service
   outbox::ReceiptDelivery* receipt_delivery = nullptr;  // owned by the Service
 };

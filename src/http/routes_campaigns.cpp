@@ -160,7 +160,7 @@ void register_campaign_routes(HttpServer& server, ServiceContext& ctx) {
     send_json(res, 200, body);
   });
 
-  server.post("/v1/admin/campaigns", "/v1/admin/campaigns", [&ctx, cache](const httplib::Request& req, httplib::Response& res) {
+  server.post("/v1/admin/campaigns", "/v1/admin/campaigns", [&ctx](const httplib::Request& req, httplib::Response& res) {
     auto who = require_role(ctx, req, res, "admin");
     if (!who) return;
     auto body = parse_json_object(req.body);
@@ -172,13 +172,13 @@ void register_campaign_routes(HttpServer& server, ServiceContext& ctx) {
     store::AuditEntry audit{who->token_name, "campaign.created", c.slug, dump(*body), current_request().request_id};
     auto created = ctx.campaigns.create(c, audit, ctx.clock.now_unix());
     if (!created.ok()) return send_error(res, created.status());
-    cache->invalidate();
+    ctx.campaigns_changed();
     res.set_header("Location", "/v1/campaigns/" + created->slug);
     send_json(res, 201, dump(campaign_json(*created)));
   });
 
   server.patch(R"(/v1/admin/campaigns/([^/]+))", "/v1/admin/campaigns/{slug}",
-               [&ctx, cache](const httplib::Request& req, httplib::Response& res) {
+               [&ctx](const httplib::Request& req, httplib::Response& res) {
     auto who = require_role(ctx, req, res, "admin");
     if (!who) return;
     const std::string slug = req.matches[1];
@@ -189,7 +189,7 @@ void register_campaign_routes(HttpServer& server, ServiceContext& ctx) {
     auto updated = ctx.campaigns.update(
         slug, [&](Campaign& c) { return read_campaign_fields(FieldReader(*body), c, false, now); }, audit, now);
     if (!updated.ok()) return send_error(res, updated.status());
-    cache->invalidate();
+    ctx.campaigns_changed();
     send_json(res, 200, dump(campaign_json(*updated)));
   });
 

@@ -23,7 +23,7 @@ void register_donation_routes(HttpServer& server, ServiceContext& ctx) {
       ctx.metrics.increment("donatio_rate_limited_total", "route=\"/v1/donations\"");
       return send_error(res, Status(StatusCode::rate_limited, "rate_limited", "too many requests; slow down"));
     }
-    donations::DonationCreator creator(ctx.config, ctx.db, ctx.clock, ctx.gateway);
+    donations::DonationCreator creator(ctx.config, ctx.db, ctx.campaign_cache, ctx.clock, ctx.gateway);
     auto answer = creator.create(req.body, req.get_header_value("Idempotency-Key"));
     send_json(res, answer.status, answer.body);
   });

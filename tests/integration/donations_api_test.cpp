@@ -128,6 +128,33 @@ TEST_CASE("invalid donations are refused with the field named and nothing reache
   }
 }
 
+TEST_CASE("campaign changes through the admin API apply to the very next donation") {
+  for (Backend backend : test_backends()) {
+    SECTION(backend_name(backend)) {
+      ServiceFixture fx(backend, {.stripe_emulator = true});
+      fx.create_campaign("flood-relief-2026", "CHF");
+      REQUIRE(donate(fx, kGift)->status == 201);  // the campaign is now in the donation path's cache
+      const auto admin = fx.token("admin");
+      auto closed = fx.client().Patch("/v1/admin/campaigns/flood-relief-2026", bearer(admin), R"({"status":"closed"})",
+                                      "application/json");
+      REQUIRE(closed);
+      REQUIRE(closed->status == 200);
+      auto refused = donate(fx, kGift);
+      CHECK(refused->status == 422);
+      CHECK(json::parse(refused->body)["error"]["code"] == "campaign_closed");
+
+      // "No such campaign" is cached too, and forgotten when a campaign is created.
+      const std::string later = R"({"campaign":"later","amount":5000,"currency":"EUR","donor":{"email":"a@example.org"}})";
+      auto unknown = donate(fx, later);
+      CHECK(unknown->status == 422);
+      CHECK(json::parse(unknown->body)["error"]["code"] == "campaign_not_found");
+      fx.create_campaign("later", "EUR");
+      CHECK(donate(fx, later)->status == 201);
+      CHECK(intents_created(fx) == 2);
+    }
+  }
+}
+
 TEST_CASE("the same Idempotency-Key and body get the same answer, another body gets 409") {
   for (Backend backend : test_backends()) {
     SECTION(backend_name(backend)) {

@@ -319,6 +319,52 @@ TEST_CASE("stripe client creates a payment intent with Stripe's form body and he
   CHECK(seen.form_value("metadata[campaign]") == "flood-relief");
 }
 
+TEST_CASE("stripe client reads payment intents: expanded charge, metadata, numbers, refused texts") {
+  // Answers in turn: an intent with its charge expanded and a non-text metadata value; one
+  // with an integer too big for 64 bits (simdjson refuses the text, nlohmann reads it as a
+  // float, the field reads as 0 as it always did); one without an id; one that is not an object.
+  const std::vector<std::string> answers = {
+      R"({"id":"pi_X","object":"payment_intent","amount":5200,"amount_received":5200,"currency":"eur",
+          "status":"succeeded","client_secret":"pi_X_secret_1","latest_charge":{"id":"ch_1","object":"charge"},
+          "created":1767225600,"metadata":{"donation_id":"don_7","count":5}})",
+      R"({"id":"pi_Y","amount":5000,"amount_received":123456789012345678901234567890,"currency":"chf",
+          "latest_charge":"ch_2","created":1767225601})",
+      R"({"object":"payment_intent","amount":5000})",
+      R"(["pi_Z"])",
+  };
+  ScriptedStripeServer stripe([&answers](const SeenStripeRequest&, int number, httplib::Response& res) {
+    answer_json(res, 200, answers.at(static_cast<std::size_t>(number - 1)));
+  });
+  StripeClient client(client_options(stripe.base_url()));
+
+  const auto expanded = client.retrieve_payment_intent("pi_X");
+  REQUIRE(expanded.ok());
+  CHECK(expanded->id == "pi_X");
+  CHECK(expanded->client_secret == "pi_X_secret_1");
+  CHECK(expanded->status == "succeeded");
+  CHECK(expanded->amount_minor == 5200);
+  CHECK(expanded->amount_received_minor == 5200);
+  CHECK(expanded->currency == "EUR");
+  CHECK(expanded->latest_charge == "ch_1");
+  CHECK(expanded->created == 1767225600);
+  CHECK(expanded->metadata == std::map<std::string, std::string>{{"donation_id", "don_7"}});
+
+  const auto big = client.create_payment_intent(donation_intent());
+  REQUIRE(big.ok());
+  CHECK(big->id == "pi_Y");
+  CHECK(big->amount_minor == 5000);
+  CHECK(big->amount_received_minor == 0);
+  CHECK(big->latest_charge == "ch_2");
+  CHECK(big->client_secret.empty());
+  CHECK(big->metadata.empty());
+
+  for (int i = 0; i < 2; ++i) {
+    const auto refused = client.retrieve_payment_intent("pi_Z");
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.status().code() == StatusCode::provider_unavailable);
+  }
+}
+
 TEST_CASE("stripe client leaves out an empty receipt email and description") {
   ScriptedStripeServer stripe([](const SeenStripeRequest&, int, httplib::Response& res) {
     answer_json(res, 200, kPaymentIntentJson);
