@@ -194,9 +194,16 @@ run_one() {
   start_donatio "$dir" $perf || { stop_fake; return 1; }
   run_wrk donatio "http://127.0.0.1:$DONATIO_PORT/v1/donations" "$dir/wrk.txt" "$tag" || { stop_donatio; stop_fake; return 1; }
   sleep 1  # requests in flight when wrk stopped still commit
+  curl -s --max-time 5 "http://127.0.0.1:$DONATIO_PORT/metrics" >"$dir/metrics.txt" || true
   stop_donatio
   stop_fake
-  echo "$(wrk_stats "$dir/wrk.txt") $(fake_stats "$dir") $(count_rows "$dir/donatio.db")"
+  echo "$(wrk_stats "$dir/wrk.txt") $(fake_stats "$dir") $(count_rows "$dir/donatio.db") $(group_size "$dir/metrics.txt")"
+}
+
+# SQLite write transactions per commit (group commit), from donatio's /metrics; "-" if absent.
+group_size() {  # $1 = metrics file
+  awk '$1 == "donatio_sqlite_write_transactions_total" { t = $2 } $1 == "donatio_sqlite_write_commits_total" { c = $2 }
+       END { if (c > 0) printf "%.2f\n", t / c; else print "-" }' "$1"
 }
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
@@ -205,18 +212,18 @@ declare -A RPS P50 P90 P99 CONN CHECK
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "# donatio donation benchmark: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, load $LOAD_START, wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $ROUNDS rounds"
 echo "# $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?') $DONATIO; database.pool_size=$POOL_SIZE, stripe.max_connections=$STRIPE_POOL; server threads=$SERVER_THREADS; fake delay ${FAKE_DELAY_MS} ms; Idempotency-Key: $([[ $IDEMPOTENCY == 1 ]] && echo yes || echo no)"
-printf "%-5s %-7s %8s %8s %8s %8s %7s %7s %6s %5s %6s %8s %8s %7s %7s %7s %s\n" \
-  round what "req/s" "p50 ms" "p90 ms" "p99 ms" sent 2xx non2xx sock "conns" "fake req" intents "rows" "w/ pi" pending check
+printf "%-5s %-7s %8s %8s %8s %8s %7s %7s %6s %5s %6s %8s %8s %7s %7s %7s %5s %s\n" \
+  round what "req/s" "p50 ms" "p90 ms" "p99 ms" sent 2xx non2xx sock "conns" "fake req" intents "rows" "w/ pi" pending "tx/c" check
 for round in $(seq 1 "$ROUNDS"); do
   for what in fake donatio; do
     # Called in this shell (not in $(...)), so the cleanup trap knows the server PIDs.
     run_one "$what" "$round" >"$TMP/result.txt"
-    read -r rps p50 p90 p99 sent ok bad sock conns freq intents keys rows withpi pending <"$TMP/result.txt"
+    read -r rps p50 p90 p99 sent ok bad sock conns freq intents keys rows withpi pending group <"$TMP/result.txt"
     RPS[$what]+="$rps "; P50[$what]+="$p50 "; P90[$what]+="$p90 "; P99[$what]+="$p99 "; CONN[$what]+="$conns "
     if [[ $what == fake ]]; then
       # Every request wrk wrote is a new payment intent; wrk's connections are all the fake saw.
       ok_run=$([[ "$intents" == "$sent" && "$keys" == "$sent" && "$bad" == 0 && "$sock" == 0 && "$conns" -le "$CONNECTIONS" ]] && echo ok || echo BAD)
-      rows="-"; withpi="-"; pending="-"
+      rows="-"; withpi="-"; pending="-"; group="-"
     else
       # Every POST wrk wrote made one donation row and exactly one payment intent (no retry, no
       # duplicate); those in flight when wrk stopped were completed but not counted as 2xx.
@@ -224,8 +231,8 @@ for round in $(seq 1 "$ROUNDS"); do
                   "$bad" == 0 && "$sock" == 0 && $(( sent - ok )) -le "$CONNECTIONS" && "$conns" -le "$STRIPE_POOL" ]] && echo ok || echo BAD)
     fi
     [[ "$ok_run" == ok ]] || CHECK[$what]=BAD
-    printf "%-5s %-7s %8s %8s %8s %8s %7s %7s %6s %5s %6s %8s %8s %7s %7s %7s %s\n" \
-      "$round" "$what" "$rps" "$p50" "$p90" "$p99" "$sent" "$ok" "$bad" "$sock" "$conns" "$freq" "$intents" "$rows" "$withpi" "$pending" "$ok_run"
+    printf "%-5s %-7s %8s %8s %8s %8s %7s %7s %6s %5s %6s %8s %8s %7s %7s %7s %5s %s\n" \
+      "$round" "$what" "$rps" "$p50" "$p90" "$p99" "$sent" "$ok" "$bad" "$sock" "$conns" "$freq" "$intents" "$rows" "$withpi" "$pending" "$group" "$ok_run"
   done
 done
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)

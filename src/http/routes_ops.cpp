@@ -10,6 +10,10 @@ void register_ops_routes(HttpServer& server, ServiceContext& ctx) {
                        "SQLite WAL checkpoints by the background checkpointer; full: the whole log was copied.");
   ctx.metrics.describe("donatio_sqlite_wal_restart_waits_total", "counter",
                        "Commits that waited for the checkpointer so the WAL could start over; timeout: in vain (a long reader).");
+  ctx.metrics.describe("donatio_sqlite_write_transactions_total", "counter",
+                       "SQLite write transactions (each commits or rolls back whole, in its own savepoint).");
+  ctx.metrics.describe("donatio_sqlite_write_commits_total", "counter",
+                       "SQLite commits: write transactions that queued up meanwhile share one (group commit).");
   server.get("/healthz", "/healthz", [](const httplib::Request&, httplib::Response& res) {
     send_json(res, 200, R"({"status":"ok"})");
   });
@@ -30,6 +34,10 @@ void register_ops_routes(HttpServer& server, ServiceContext& ctx) {
       ctx.metrics.set_gauge("donatio_sqlite_wal_restart_waits_total", "result=\"caught_up\"",
                             count(ckpt->restart_waits - ckpt->wait_timeouts));
       ctx.metrics.set_gauge("donatio_sqlite_wal_restart_waits_total", "result=\"timeout\"", count(ckpt->wait_timeouts));
+    }
+    if (const auto groups = ctx.db.group_stats()) {
+      ctx.metrics.set_gauge("donatio_sqlite_write_transactions_total", "", static_cast<std::int64_t>(groups->transactions));
+      ctx.metrics.set_gauge("donatio_sqlite_write_commits_total", "", static_cast<std::int64_t>(groups->commits));
     }
     res.set_content(ctx.metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
   });

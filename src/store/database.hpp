@@ -9,6 +9,9 @@
 #undef SOCI_HAVE_BOOST_DATE_TIME
 #include <soci/soci.h>
 
+#include <atomic>
+#include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -83,6 +86,13 @@ class Database {
   // SQLite: the background checkpointer's counters (wal_checkpointer.hpp); nullopt on
   // PostgreSQL or when SQLite checkpoints inside commits.
   std::optional<WalCheckpointer::Stats> checkpoint_stats() const;
+  // SQLite: write transactions and the commits they were grouped into (group commit, below);
+  // nullopt on PostgreSQL.
+  struct GroupStats {
+    std::uint64_t transactions = 0;
+    std::uint64_t commits = 0;
+  };
+  std::optional<GroupStats> group_stats() const;
 
  private:
   Database(Dialect dialect, std::size_t pool_size);
@@ -104,9 +114,26 @@ class Database {
   // page cache when another one has written since its last transaction, so pooled connections
   // taking turns at writing read the B-tree pages they change again for nearly every commit
   // (pread was ~15 % of the donation path's CPU); the one writer keeps them cached.
+  //
+  // Group commit: transactions that arrive while one is running queue up, and the thread that
+  // finishes next runs all of them (up to kMaxGroup) in ONE transaction, each in its own
+  // savepoint — so each still commits or rolls back whole, on its own — and one COMMIT: one
+  // WAL write for the group instead of one per transaction, and pages several of them change
+  // (the newest leaf of each index) written once. Each waiter gets its own outcome; if the
+  // COMMIT fails, every one of them gets the error. A transaction waits at most 10 s for its
+  // turn (then unavailable), as it waited for SQLite's write lock before.
   std::unique_ptr<soci::session> writer_;
   std::unique_ptr<StatementCache> writer_cache_;  // destroyed before writer_
-  std::timed_mutex writer_mutex_;
+  class Wake;
+  struct GroupWaiter;
+  static constexpr std::size_t kMaxGroup = 64;
+  Status run_grouped(const std::function<Status(soci::session&, StatementCache&)>& work);
+  void commit_group(const std::vector<GroupWaiter*>& group);
+  std::mutex group_mutex_;
+  bool group_leading_ = false;  // a thread is running a group on writer_
+  std::deque<GroupWaiter*> group_queue_;
+  std::atomic<std::uint64_t> grouped_transactions_{0};
+  std::atomic<std::uint64_t> group_commits_{0};
   soci::connection_pool pool_;
   // One per pooled session (same position); declared after the pool so it goes first.
   std::vector<std::unique_ptr<StatementCache>> caches_;
