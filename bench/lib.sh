@@ -78,3 +78,6 @@ serve_donatio() {  # $1 = config, $2 = log, $3 = perf.data or "", $4 = perf freq
     SERVED_PID=$!
   fi
 }
+
+# CPU time a process has used so far (user + system, all threads), in clock ticks (1/100 s).
+cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }

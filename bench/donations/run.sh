@@ -185,8 +185,11 @@ run_one() {
   if [[ $what == fake ]]; then
     run_wrk fake "http://127.0.0.1:$FAKE_PORT/v1/payment_intents" "$dir/wrk.txt" "$tag" || { stop_fake; return 1; }
     sleep 1  # requests in flight when wrk stopped are still answered
+    local fake_ticks stats
+    fake_ticks=$(cpu_ticks "$FAKE_PID")
     stop_fake
-    echo "$(wrk_stats "$dir/wrk.txt") $(fake_stats "$dir")"
+    stats=$(wrk_stats "$dir/wrk.txt")
+    echo "$stats $(fake_stats "$dir") - - - - - $(per_request "$fake_ticks" "$stats")"
     return 0
   fi
   local perf=""
@@ -195,10 +198,19 @@ run_one() {
   run_wrk donatio "http://127.0.0.1:$DONATIO_PORT/v1/donations" "$dir/wrk.txt" "$tag" || { stop_donatio; stop_fake; return 1; }
   sleep 1  # requests in flight when wrk stopped still commit
   curl -s --max-time 5 "http://127.0.0.1:$DONATIO_PORT/metrics" >"$dir/metrics.txt" || true
+  local ticks fake_ticks
+  ticks=$(cpu_ticks "$DONATIO_PID")
+  fake_ticks=$(cpu_ticks "$FAKE_PID")
   stop_donatio
   stop_fake
-  echo "$(wrk_stats "$dir/wrk.txt") $(fake_stats "$dir") $(count_rows "$dir/donatio.db") $(group_size "$dir/metrics.txt")"
+  local stats
+  stats=$(wrk_stats "$dir/wrk.txt")
+  echo "$stats $(fake_stats "$dir") $(count_rows "$dir/donatio.db") $(group_size "$dir/metrics.txt") $(per_request "$ticks" "$stats") $(per_request "$fake_ticks" "$stats")"
 }
+
+# CPU µs per request: $1 clock ticks over the whole run (start-up included), $2 wrk_stats (sent is
+# its 5th field). The machine's other load does not count in it; the requests per second do.
+per_request() { echo "$2" | awk -v t="$1" '{ if ($5 > 0) printf "%.0f\n", t * 10000 / $5; else print "-" }'; }
 
 # SQLite write transactions per commit (group commit), from donatio's /metrics; "-" if absent.
 group_size() {  # $1 = metrics file
@@ -212,18 +224,18 @@ declare -A RPS P50 P90 P99 CONN CHECK
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "# donatio donation benchmark: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, load $LOAD_START, wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $ROUNDS rounds"
 echo "# $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?') $DONATIO; database.pool_size=$POOL_SIZE, stripe.max_connections=$STRIPE_POOL; server threads=$SERVER_THREADS; fake delay ${FAKE_DELAY_MS} ms; Idempotency-Key: $([[ $IDEMPOTENCY == 1 ]] && echo yes || echo no)"
-printf "%-5s %-7s %8s %8s %8s %8s %7s %7s %6s %5s %6s %8s %8s %7s %7s %7s %5s %s\n" \
-  round what "req/s" "p50 ms" "p90 ms" "p99 ms" sent 2xx non2xx sock "conns" "fake req" intents "rows" "w/ pi" pending "tx/c" check
+printf "%-5s %-7s %8s %8s %8s %8s %7s %7s %6s %5s %6s %8s %8s %7s %7s %7s %5s %6s %6s %s\n" \
+  round what "req/s" "p50 ms" "p90 ms" "p99 ms" sent 2xx non2xx sock "conns" "fake req" intents "rows" "w/ pi" pending "tx/c" "us/req" "fake" check
 for round in $(seq 1 "$ROUNDS"); do
   for what in fake donatio; do
     # Called in this shell (not in $(...)), so the cleanup trap knows the server PIDs.
     run_one "$what" "$round" >"$TMP/result.txt"
-    read -r rps p50 p90 p99 sent ok bad sock conns freq intents keys rows withpi pending group <"$TMP/result.txt"
+    read -r rps p50 p90 p99 sent ok bad sock conns freq intents keys rows withpi pending group cpu fcpu <"$TMP/result.txt"
     RPS[$what]+="$rps "; P50[$what]+="$p50 "; P90[$what]+="$p90 "; P99[$what]+="$p99 "; CONN[$what]+="$conns "
     if [[ $what == fake ]]; then
       # Every request wrk wrote is a new payment intent; wrk's connections are all the fake saw.
       ok_run=$([[ "$intents" == "$sent" && "$keys" == "$sent" && "$bad" == 0 && "$sock" == 0 && "$conns" -le "$CONNECTIONS" ]] && echo ok || echo BAD)
-      rows="-"; withpi="-"; pending="-"; group="-"
+      rows="-"; withpi="-"; pending="-"; group="-"; cpu="-"
     else
       # Every POST wrk wrote made one donation row and exactly one payment intent (no retry, no
       # duplicate); those in flight when wrk stopped were completed but not counted as 2xx.
@@ -231,8 +243,8 @@ for round in $(seq 1 "$ROUNDS"); do
                   "$bad" == 0 && "$sock" == 0 && $(( sent - ok )) -le "$CONNECTIONS" && "$conns" -le "$STRIPE_POOL" ]] && echo ok || echo BAD)
     fi
     [[ "$ok_run" == ok ]] || CHECK[$what]=BAD
-    printf "%-5s %-7s %8s %8s %8s %8s %7s %7s %6s %5s %6s %8s %8s %7s %7s %7s %5s %s\n" \
-      "$round" "$what" "$rps" "$p50" "$p90" "$p99" "$sent" "$ok" "$bad" "$sock" "$conns" "$freq" "$intents" "$rows" "$withpi" "$pending" "$group" "$ok_run"
+    printf "%-5s %-7s %8s %8s %8s %8s %7s %7s %6s %5s %6s %8s %8s %7s %7s %7s %5s %6s %6s %s\n" \
+      "$round" "$what" "$rps" "$p50" "$p90" "$p99" "$sent" "$ok" "$bad" "$sock" "$conns" "$freq" "$intents" "$rows" "$withpi" "$pending" "$group" "$cpu" "$fcpu" "$ok_run"
   done
 done
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)

@@ -188,8 +188,6 @@ count_rows() {  # $1 = server, $2 = run dir -> "events donations"
   fi
 }
 vmhwm_mb() { awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo "?"; }
-# CPU time the server process has used so far (user + system, all threads), in clock ticks.
-cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 # ---------------------------------------------------------------- one run
 # Prints: eps p50_ms p99_ms rss_mb sent 2xx non2xx sockerr exhausted events_rows donations_rows receipts outbox
