@@ -11,6 +11,7 @@
 #include <chrono>
 #include <ctime>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <thread>
 
@@ -362,6 +363,7 @@ class Database::Wake {
 struct Database::GroupWaiter {
   const std::function<Status(soci::session&, StatementCache&)>* work = nullptr;
   Status result;
+  std::exception_ptr thrown;  // what `work` threw that is not a std::exception
   bool lead = false;  // set before `wake` is released: this thread runs the next group
   Wake wake;          // released once: the result is in, or `lead` is set
 };
@@ -390,7 +392,10 @@ Status Database::run_grouped(const std::function<Status(soci::session&, Statemen
       lock.unlock();
       me.wake.acquire();  // already taken into a group, or made leader: the wake is coming
     }
-    if (!me.lead) return me.result;
+    if (!me.lead) {
+      if (me.thrown) std::rethrow_exception(me.thrown);
+      return me.result;
+    }
   }
   std::vector<GroupWaiter*> group{&me};
   {
@@ -417,43 +422,58 @@ Status Database::run_grouped(const std::function<Status(soci::session&, Statemen
   // A released waiter returns and its GroupWaiter is gone: nothing of it is touched after.
   for (std::size_t i = 1; i < group.size(); ++i) group[i]->wake.release();
   if (next != nullptr) next->wake.release();
+  if (me.thrown) std::rethrow_exception(me.thrown);
   return me.result;
 }
 
 void Database::commit_group(const std::vector<GroupWaiter*>& group) {
-  if (group.size() == 1) {
-    group.front()->result = run_on(*writer_, *writer_cache_, true, *group.front()->work);
-    return;
-  }
   soci::session& sql = *writer_;
   StatementCache& cache = *writer_cache_;
+  // A transaction alone needs no savepoint: its error rolls the whole transaction back.
+  const bool alone = group.size() == 1;
   bool open = false;
   try {
     cache.command("BEGIN IMMEDIATE");
     open = true;
     for (GroupWaiter* waiter : group) {
-      cache.command("SAVEPOINT donatio_group");
+      if (!alone) cache.command("SAVEPOINT donatio_group");
       Status status;
       try {
         status = (*waiter->work)(sql, cache);
       } catch (const std::exception& e) {
         status = status_from_exception(e);
+      } catch (...) {
+        // Not ours to swallow (a test framework's assertion, say): rethrown on the waiter's own
+        // thread once the group is done, so the writer is never left in a transaction.
+        waiter->thrown = std::current_exception();
+        status = Status::Internal("the transaction threw");
       }
-      if (!status.ok()) cache.command("ROLLBACK TO SAVEPOINT donatio_group");
-      cache.command("RELEASE SAVEPOINT donatio_group");
+      if (alone) {
+        if (!status.ok()) {
+          sql << "ROLLBACK";
+          open = false;
+        }
+      } else {
+        if (!status.ok()) cache.command("ROLLBACK TO SAVEPOINT donatio_group");
+        cache.command("RELEASE SAVEPOINT donatio_group");
+      }
       waiter->result = std::move(status);
     }
-    cache.command("COMMIT");
-    open = false;
+    if (open) {
+      cache.command("COMMIT");
+      open = false;
+    }
   } catch (const std::exception& e) {
     // Nothing of the group was committed: every transaction of it failed.
     const Status failed = status_from_exception(e);
-    spdlog::error("a group of {} transactions was not committed: {}", group.size(), failed.message());
+    if (!alone) spdlog::error("a group of {} transactions was not committed: {}", group.size(), failed.message());
     if (open) {
       try {
         sql << "ROLLBACK";
       } catch (const std::exception& rollback_error) {
         spdlog::error("rollback failed: {}", safe_db_message(rollback_error));
+        // The connection may be broken; reconnect so the writer does not keep a dead session
+        // (its prepared statements go first: they belong to the old connection).
         try {
           cache.clear();
           sql.reconnect();
