@@ -4,9 +4,9 @@
 
 #include <chrono>
 #include <cstdint>
-#include <mutex>
 #include <string>
-#include <unordered_map>
+
+#include "src/store/versioned_cache.hpp"
 
 namespace donatio::http {
 
@@ -17,34 +17,21 @@ namespace donatio::http {
 class PublicReadCache {
  public:
   static constexpr std::chrono::milliseconds kTtl{1000};
-  static constexpr std::size_t kMaxEntries = 1024;
   static constexpr const char* kListKey = "";  // slugs are never empty
 
-  std::uint64_t generation() const {
-    std::lock_guard lock(mutex_);
-    return generation_;
-  }
+  std::uint64_t generation() const { return cache_.generation(); }
   bool get(const std::string& key, std::int64_t now_unix, std::string& body) const {
     const auto now = std::chrono::steady_clock::now();
-    std::lock_guard lock(mutex_);
-    auto it = entries_.find(key);
-    if (it == entries_.end() || it->second.now_unix != now_unix || now - it->second.stored >= kTtl) return false;
-    body = it->second.body;
+    auto entry = cache_.find(key, [&](const Entry& e) { return e.now_unix == now_unix && now - e.stored < kTtl; });
+    if (!entry) return false;
+    body = std::move(entry->body);
     return true;
   }
   // Stores `body` unless a write invalidated the cache after `generation` was read.
   void put(const std::string& key, std::int64_t now_unix, std::uint64_t generation, const std::string& body) {
-    const auto now = std::chrono::steady_clock::now();
-    std::lock_guard lock(mutex_);
-    if (generation != generation_) return;
-    if (entries_.size() >= kMaxEntries && !entries_.count(key)) entries_.clear();
-    entries_[key] = Entry{body, now_unix, now};
+    cache_.put(key, generation, Entry{body, now_unix, std::chrono::steady_clock::now()});
   }
-  void invalidate() {
-    std::lock_guard lock(mutex_);
-    ++generation_;
-    entries_.clear();
-  }
+  void invalidate() { cache_.invalidate(); }
 
  private:
   struct Entry {
@@ -52,9 +39,7 @@ class PublicReadCache {
     std::int64_t now_unix = 0;
     std::chrono::steady_clock::time_point stored;
   };
-  mutable std::mutex mutex_;
-  std::uint64_t generation_ = 0;
-  std::unordered_map<std::string, Entry> entries_;
+  store::VersionedCache<Entry> cache_;
 };
 
 }  // namespace donatio::http

@@ -7,59 +7,42 @@
 // donation; writes by another process (the CLI, another instance on PostgreSQL) apply within
 // the ttl. "No such campaign" is cached the same way (a flood of requests for an unknown slug
 // reads the database once per ttl), and so a campaign created elsewhere is accepted within it.
-// Database errors are not cached.
+// Database errors are not cached. At most VersionedCache::kMaxEntries slugs.
 #pragma once
 
 #include <chrono>
-#include <cstddef>
 #include <cstdint>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <unordered_map>
 
 #include "donatio/campaign.hpp"
 #include "src/store/campaign_store.hpp"
+#include "src/store/versioned_cache.hpp"
 
 namespace donatio::store {
 
 class CampaignCache {
  public:
-  static constexpr std::size_t kMaxEntries = 1024;
-
   explicit CampaignCache(Database& db, std::chrono::milliseconds ttl = std::chrono::milliseconds(1000))
       : store_(db), ttl_(ttl) {}
 
   // As CampaignStore::get (not_found when there is no such campaign), from the cache when fresh.
   Result<Campaign> get(const std::string& slug) {
     const auto now = std::chrono::steady_clock::now();
-    std::uint64_t generation = 0;
-    {
-      std::lock_guard lock(mutex_);
-      auto it = entries_.find(slug);
-      if (it != entries_.end() && now - it->second.stored < ttl_) return answer(slug, it->second.campaign);
-      generation = generation_;
+    // Taken before the read: a write that invalidates the cache meanwhile keeps this read out.
+    const std::uint64_t generation = cache_.generation();
+    if (auto entry = cache_.find(slug, [&](const Entry& e) { return now - e.stored < ttl_; })) {
+      return answer(slug, entry->campaign);
     }
     auto read = store_.get(slug);
     if (!read.ok() && read.status().code() != StatusCode::not_found) return read.status();
     std::optional<Campaign> campaign;
     if (read.ok()) campaign = std::move(read).value();
-    {
-      std::lock_guard lock(mutex_);
-      // A write that invalidated the cache while we read may not be in what we read.
-      if (generation == generation_) {
-        if (entries_.size() >= kMaxEntries && !entries_.count(slug)) entries_.clear();
-        entries_[slug] = Entry{campaign, now};
-      }
-    }
+    cache_.put(slug, generation, Entry{campaign, now});
     return answer(slug, campaign);
   }
 
-  void invalidate() {
-    std::lock_guard lock(mutex_);
-    ++generation_;
-    entries_.clear();
-  }
+  void invalidate() { cache_.invalidate(); }
 
  private:
   struct Entry {
@@ -73,9 +56,7 @@ class CampaignCache {
 
   CampaignStore store_;
   std::chrono::milliseconds ttl_;
-  std::mutex mutex_;
-  std::uint64_t generation_ = 0;
-  std::unordered_map<std::string, Entry> entries_;
+  VersionedCache<Entry> cache_;
 };
 
 }  // namespace donatio::store

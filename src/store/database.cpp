@@ -296,6 +296,22 @@ Status Database::run(bool in_transaction, const std::function<Status(soci::sessi
   return run_on(lease.session(), *caches_.at(lease.position()), in_transaction, work);
 }
 
+void Database::roll_back(soci::session& sql, StatementCache& cache) {
+  try {
+    sql << "ROLLBACK";
+  } catch (const std::exception& rollback_error) {
+    spdlog::error("rollback failed: {}", safe_db_message(rollback_error));
+    // The connection may be broken; reconnect so that a dead session is not used again (its
+    // prepared statements go first: they belong to the old connection).
+    try {
+      cache.clear();
+      sql.reconnect();
+      if (dialect_ == Dialect::sqlite) configure_sqlite_session(sql);
+    } catch (...) {
+    }
+  }
+}
+
 Status Database::run_on(soci::session& sql, StatementCache& cache, bool in_transaction,
                         const std::function<Status(soci::session&, StatementCache&)>& work) {
   bool open = false;
@@ -311,21 +327,7 @@ Status Database::run_on(soci::session& sql, StatementCache& cache, bool in_trans
     }
     return status;
   } catch (const std::exception& e) {
-    if (open) {
-      try {
-        sql << "ROLLBACK";
-      } catch (const std::exception& rollback_error) {
-        spdlog::error("rollback failed: {}", safe_db_message(rollback_error));
-        // The connection may be broken; reconnect so the pool does not keep a dead session
-        // (its prepared statements go first: they belong to the old connection).
-        try {
-          cache.clear();
-          sql.reconnect();
-          if (dialect_ == Dialect::sqlite) configure_sqlite_session(sql);
-        } catch (...) {
-        }
-      }
-    }
+    if (open) roll_back(sql, cache);
     return status_from_exception(e);
   }
 }
@@ -467,21 +469,7 @@ void Database::commit_group(const std::vector<GroupWaiter*>& group) {
     // Nothing of the group was committed: every transaction of it failed.
     const Status failed = status_from_exception(e);
     if (!alone) spdlog::error("a group of {} transactions was not committed: {}", group.size(), failed.message());
-    if (open) {
-      try {
-        sql << "ROLLBACK";
-      } catch (const std::exception& rollback_error) {
-        spdlog::error("rollback failed: {}", safe_db_message(rollback_error));
-        // The connection may be broken; reconnect so the writer does not keep a dead session
-        // (its prepared statements go first: they belong to the old connection).
-        try {
-          cache.clear();
-          sql.reconnect();
-          configure_sqlite_session(sql);
-        } catch (...) {
-        }
-      }
-    }
+    if (open) roll_back(sql, cache);
     for (GroupWaiter* waiter : group) {
       if (waiter->result.ok()) waiter->result = failed;
     }

@@ -101,6 +101,9 @@ class Database {
   Status run_on(soci::session& sql, StatementCache& cache, bool in_transaction,
                 const std::function<Status(soci::session&, StatementCache&)>& work);
 
+  // Rolls back the open transaction on `sql`; reconnects it when even that fails.
+  void roll_back(soci::session& sql, StatementCache& cache);
+
   // SQLite: the pooled connections' settings (also after a reconnect).
   void configure_sqlite_session(soci::session& sql);
 
