@@ -445,16 +445,23 @@ const char* reason_phrase(int status) {
   }
 }
 
-std::string answer_bytes(const FastAnswer& answer, bool close) {
+// Without `close`, `*close_at` gets the offset where "Connection: close" goes should the loop
+// decide to close the connection after all (it began stopping, or the peer has gone) by the time
+// the answer is sent.
+std::string answer_bytes(const FastAnswer& answer, bool close, std::size_t* close_at) {
   std::string out;
-  out.reserve(160 + answer.head.size() + answer.body.size());
+  out.reserve(180 + answer.head.size() + answer.body.size());
   out += "HTTP/1.1 ";
   out += std::to_string(answer.status);
   out += ' ';
   out += reason_phrase(answer.status);
   out += "\r\n";
   out += answer.head;
-  if (close) out += "Connection: close\r\n";  // otherwise HTTP/1.1's default: the connection stays
+  if (close) {
+    out += "Connection: close\r\n";
+  } else {
+    *close_at = out.size();  // HTTP/1.1's default: the connection stays
+  }
   out += "Content-Length: ";
   out += std::to_string(answer.body.size());
   out += "\r\n\r\n";
@@ -474,6 +481,7 @@ struct FastMailbox {
     int fd;
     std::uint64_t serial;  // the connection it is for (a closed fd's number comes back)
     std::string bytes;
+    std::size_t close_at = std::string::npos;  // see answer_bytes; npos: it says close already
   };
   std::mutex mutex;
   std::vector<Letter> letters;
@@ -686,7 +694,9 @@ class FastLoop {
     auto answered = std::make_shared<std::atomic<bool>>(false);
     FastReply reply = [mailbox = mailbox_, fd, serial = conn.serial, close, answered](FastAnswer answer) {
       if (answered->exchange(true)) return;
-      mailbox->post({fd, serial, answer_bytes(answer, close)});
+      std::size_t close_at = std::string::npos;
+      std::string bytes = answer_bytes(answer, close, &close_at);
+      mailbox->post({fd, serial, std::move(bytes), close_at});
     };
     try {
       handler_(request, reply);
@@ -716,6 +726,10 @@ class FastLoop {
       conn.busy = false;
       --busy_;
       ++conn.served;
+      // send_out closes the connection after this answer: say so in it.
+      if ((stopping_ || conn.peer_gone) && letter.close_at != std::string::npos) {
+        letter.bytes.insert(letter.close_at, "Connection: close\r\n");
+      }
       conn.out = std::move(letter.bytes);
       conn.out_sent = 0;
       conn.since = SteadyClock::now();

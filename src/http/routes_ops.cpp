@@ -11,7 +11,7 @@ void register_ops_routes(HttpServer& server, ServiceContext& ctx) {
   ctx.metrics.describe("donatio_sqlite_wal_restart_waits_total", "counter",
                        "Commits that waited for the checkpointer so the WAL could start over; timeout: in vain (a long reader).");
   ctx.metrics.describe("donatio_sqlite_write_transactions_total", "counter",
-                       "SQLite write transactions (each commits or rolls back whole, in its own savepoint).");
+                       "SQLite write transactions (each commits or rolls back whole, also when it shares a commit).");
   ctx.metrics.describe("donatio_sqlite_write_commits_total", "counter",
                        "SQLite commits: write transactions that queued up meanwhile share one (group commit).");
   server.get("/healthz", "/healthz", [](const httplib::Request&, httplib::Response& res) {

@@ -111,4 +111,6 @@ TEST_CASE("fast lane: stop() with a reply still owed sends it before the connect
   CHECK(client.closed_within(milliseconds(3000), &got));
   REQUIRE(split_answers(got).size() == 1);
   CHECK(body_of(got) == "echo:late");
+  // The connection closes after it, and the answer says so.
+  CHECK(got.find("\r\nConnection: close\r\n") != std::string::npos);
 }
