@@ -32,14 +32,14 @@ class CampaignCache {
     // Taken before the read: a write that invalidates the cache meanwhile keeps this read out.
     const std::uint64_t generation = cache_.generation();
     if (auto entry = cache_.find(slug, [&](const Entry& e) { return now - e.stored < ttl_; })) {
-      return answer(slug, entry->campaign);
+      return answer(slug, std::move(entry->campaign));
     }
     auto read = store_.get(slug);
     if (!read.ok() && read.status().code() != StatusCode::not_found) return read.status();
     std::optional<Campaign> campaign;
     if (read.ok()) campaign = std::move(read).value();
     cache_.put(slug, generation, Entry{campaign, now});
-    return answer(slug, campaign);
+    return answer(slug, std::move(campaign));
   }
 
   void invalidate() { cache_.invalidate(); }
@@ -49,9 +49,9 @@ class CampaignCache {
     std::optional<Campaign> campaign;  // nullopt: no such campaign
     std::chrono::steady_clock::time_point stored;
   };
-  static Result<Campaign> answer(const std::string& slug, const std::optional<Campaign>& campaign) {
+  static Result<Campaign> answer(const std::string& slug, std::optional<Campaign> campaign) {
     if (!campaign) return Status::NotFound("no campaign with slug '" + slug + "'", "campaign_not_found");
-    return *campaign;
+    return std::move(*campaign);
   }
 
   CampaignStore store_;

@@ -124,7 +124,9 @@ class Database {
   // WAL write for the group instead of one per transaction, and pages several of them change
   // (the newest leaf of each index) written once. Each waiter gets its own outcome; if the
   // COMMIT fails, every one of them gets the error. A transaction waits at most 10 s for its
-  // turn (then unavailable), as it waited for SQLite's write lock before.
+  // turn (then unavailable), as it waited for SQLite's write lock before. A queued transaction's
+  // `work` runs on the thread that leads its group (its log lines carry that thread's request
+  // id); nothing in a transaction may depend on the calling thread.
   std::unique_ptr<soci::session> writer_;
   std::unique_ptr<StatementCache> writer_cache_;  // destroyed before writer_
   class Wake;

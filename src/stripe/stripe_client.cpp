@@ -176,25 +176,75 @@ std::map<std::string, std::string> metadata_field(const json& object) {
 
 bool has_id(const json& object) { return object.is_object() && !text_field(object, "id").empty(); }
 
-std::optional<PaymentIntent> to_payment_intent(const json& j) {
-  if (!has_id(j)) return std::nullopt;
+// One mapping of a payment intent's fields, from either reader below (nlohmann or simdjson):
+// `Fields` has text(name), integer(name), expandable_id(name) and metadata(), with the rules of
+// text_field, int_field, id_field and metadata_field above.
+template <typename Fields>
+std::optional<PaymentIntent> read_payment_intent(const Fields& j) {
   PaymentIntent out;
-  out.id = text_field(j, "id");
-  out.client_secret = text_field(j, "client_secret");
-  out.status = text_field(j, "status");
-  out.amount_minor = int_field(j, "amount");
-  out.amount_received_minor = int_field(j, "amount_received");
-  out.currency = upper_currency(text_field(j, "currency"));
-  out.latest_charge = id_field(j, "latest_charge");
-  out.created = int_field(j, "created");
-  out.metadata = metadata_field(j);
+  out.id = j.text("id");
+  if (out.id.empty()) return std::nullopt;
+  out.client_secret = j.text("client_secret");
+  out.status = j.text("status");
+  out.amount_minor = j.integer("amount");
+  out.amount_received_minor = j.integer("amount_received");
+  out.currency = upper_currency(j.text("currency"));
+  out.latest_charge = j.expandable_id("latest_charge");
+  out.created = j.integer("created");
+  out.metadata = j.metadata();
   return out;
 }
 
+struct NlohmannFields {
+  const json& object;
+  std::string text(const char* name) const { return text_field(object, name); }
+  std::int64_t integer(const char* name) const { return int_field(object, name); }
+  std::string expandable_id(const char* name) const { return id_field(object, name); }
+  std::map<std::string, std::string> metadata() const { return metadata_field(object); }
+};
+
+struct SimdjsonFields {
+  simdjson::dom::object object;
+  static std::string text_in(simdjson::dom::object from, const char* name) {
+    std::string_view value;
+    return from[name].get(value) == simdjson::SUCCESS ? std::string(value) : std::string();
+  }
+  std::string text(const char* name) const { return text_in(object, name); }
+  std::int64_t integer(const char* name) const {
+    simdjson::dom::element value;
+    if (object[name].get(value) != simdjson::SUCCESS) return 0;
+    if (value.is_int64()) return value.get_int64().value_unsafe();
+    if (value.is_uint64()) return static_cast<std::int64_t>(value.get_uint64().value_unsafe());  // signed or unsigned
+    return 0;
+  }
+  std::string expandable_id(const char* name) const {
+    simdjson::dom::element value;
+    if (object[name].get(value) != simdjson::SUCCESS) return {};
+    if (value.is_string()) return std::string(value.get_string().value_unsafe());
+    if (value.is_object()) return text_in(value.get_object().value_unsafe(), "id");
+    return {};
+  }
+  std::map<std::string, std::string> metadata() const {
+    std::map<std::string, std::string> out;
+    simdjson::dom::object fields;
+    if (object["metadata"].get(fields) != simdjson::SUCCESS) return out;
+    for (auto field : fields) {
+      std::string_view value;
+      if (field.value.get(value) == simdjson::SUCCESS) out[std::string(field.key)] = std::string(value);
+    }
+    return out;
+  }
+};
+
+std::optional<PaymentIntent> to_payment_intent(const json& j) {
+  if (!j.is_object()) return std::nullopt;
+  return read_payment_intent(NlohmannFields{j});
+}
+
 // Payment intents are read on the donation path, once per donation: simdjson reads them (a
-// DOM parse of a few KiB costs a few microseconds; nlohmann's was ~5 % of a donation's CPU)
-// with the same rules as the functions above. What simdjson refuses is read by nlohmann as
-// every other answer is, so a refused text gets the answer it always got.
+// DOM parse of a few KiB costs a few microseconds; nlohmann's was ~5 % of a donation's CPU).
+// What simdjson refuses is read by nlohmann as every other answer is, so a refused text gets
+// the answer it always got.
 std::optional<PaymentIntent> payment_intent_from_text(const std::string& text) {
   thread_local simdjson::dom::parser parser;  // keeps its buffers: sized by the largest answer
   simdjson::dom::element doc;
@@ -205,42 +255,7 @@ std::optional<PaymentIntent> payment_intent_from_text(const std::string& text) {
   }
   simdjson::dom::object object;
   if (doc.get(object) != simdjson::SUCCESS) return std::nullopt;
-  auto text_of = [](simdjson::dom::object from, const char* name) {
-    std::string_view value;
-    return from[name].get(value) == simdjson::SUCCESS ? std::string(value) : std::string();
-  };
-  auto int_of = [&object](const char* name) -> std::int64_t {
-    simdjson::dom::element value;
-    if (object[name].get(value) != simdjson::SUCCESS) return 0;
-    if (value.is_int64()) return value.get_int64().value_unsafe();
-    if (value.is_uint64()) return static_cast<std::int64_t>(value.get_uint64().value_unsafe());
-    return 0;
-  };
-  PaymentIntent out;
-  out.id = text_of(object, "id");
-  if (out.id.empty()) return std::nullopt;
-  out.client_secret = text_of(object, "client_secret");
-  out.status = text_of(object, "status");
-  out.amount_minor = int_of("amount");
-  out.amount_received_minor = int_of("amount_received");
-  out.currency = upper_currency(text_of(object, "currency"));
-  simdjson::dom::element charge;
-  if (object["latest_charge"].get(charge) == simdjson::SUCCESS) {
-    if (charge.is_string()) {
-      out.latest_charge = std::string(charge.get_string().value_unsafe());
-    } else if (charge.is_object()) {
-      out.latest_charge = text_of(charge.get_object().value_unsafe(), "id");
-    }
-  }
-  out.created = int_of("created");
-  simdjson::dom::object metadata;
-  if (object["metadata"].get(metadata) == simdjson::SUCCESS) {
-    for (auto field : metadata) {
-      std::string_view value;
-      if (field.value.get(value) == simdjson::SUCCESS) out.metadata[std::string(field.key)] = std::string(value);
-    }
-  }
-  return out;
+  return read_payment_intent(SimdjsonFields{object});
 }
 
 std::optional<Charge> to_charge(const json& j) {
