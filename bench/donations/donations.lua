@@ -14,6 +14,15 @@
 -- done() prints "DN_SENT n DN_ANSWERS n DN_2XX n DN_NON2XX n DN_SOCKERR n DN_RUNTIME_US n" and
 -- "DN_P50_US n DN_P90_US n DN_P99_US n DN_MAX_US n". DN_SENT counts the requests handed to wrk
 -- to write (including those still in flight when wrk stops), read from each thread's state.
+--
+-- Offered load. DON_RATE=0 (default): every connection sends its next request as soon as the
+-- answer to the last one is in (a closed loop: the servers run flat out, and the median is
+-- connections / throughput). DON_RATE=r > 0: the requests leave on a fixed schedule of r per
+-- second in all (each of the DON_THREADS wrk threads keeps r / DON_THREADS per second, handing
+-- the next slot to whichever of its connections is free), so both servers get the same offered
+-- load and the latency is what a request meets at that load; a connection still waiting for an
+-- answer sends nothing, so the connections stay the bound on what is in flight. wrk starts its
+-- latency clock when the request is written, after the wait.
 
 local threads = {}
 local counter = 0
@@ -30,6 +39,31 @@ local n = 0
 sent = 0  -- global: read by done() via thread:get
 
 local donation_body
+
+local rate = tonumber(os.getenv("DON_RATE") or "0") or 0
+if rate > 0 then
+  local ffi = require("ffi")  -- wrk runs LuaJIT; its Lua has no millisecond clock of its own
+  ffi.cdef[[
+    typedef struct { long tv_sec; long tv_nsec; } donatio_timespec;
+    int clock_gettime(int clock_id, donatio_timespec *tp);
+  ]]
+  local ts = ffi.new("donatio_timespec")
+  local function now_ms()
+    ffi.C.clock_gettime(1, ts)  -- CLOCK_MONOTONIC
+    return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6
+  end
+  local interval_ms = (tonumber(os.getenv("DON_THREADS") or "2") or 2) * 1000 / rate
+  local next_slot = nil
+  -- wrk calls delay() before each request and sends it that many milliseconds later.
+  function delay()
+    local now = now_ms()
+    if next_slot == nil then next_slot = now end
+    local wait = next_slot - now
+    next_slot = next_slot + interval_ms
+    if wait <= 0 then return 0 end
+    return math.floor(wait + 0.5)
+  end
+end
 
 function init(args)
   mode = os.getenv("DON_MODE") or "donatio"

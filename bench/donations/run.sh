@@ -9,6 +9,10 @@
 #   DURATION=10s       wrk duration per run
 #   CONNECTIONS=16     wrk connections (-c), for both
 #   THREADS=2          wrk threads (-t)
+#   RATE=0             0: closed loop, every connection sends again as soon as it has its answer
+#                      (both servers flat out: the median is then connections / throughput);
+#                      r > 0: r requests per second in all, on a fixed schedule (donations.lua),
+#                      the same offered load for the fake alone and for donatio
 #   ROUNDS=3           rounds (medians are reported)
 #   POOL_SIZE=8        donatio [database] pool_size (8 is the default)
 #   STRIPE_POOL=16     donatio [stripe] max_connections (16 is the default): the Stripe client's
@@ -30,6 +34,7 @@ set -euo pipefail
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-16}
 THREADS=${THREADS:-2}
+RATE=${RATE:-0}
 ROUNDS=${ROUNDS:-3}
 POOL_SIZE=${POOL_SIZE:-8}
 SERVER_THREADS=${SERVER_THREADS:-32}
@@ -169,6 +174,7 @@ wrk_stats() {  # $1 = wrk output
 
 run_wrk() {  # $1 = mode, $2 = url, $3 = out, $4 = tag
   DON_MODE=$1 DON_TAG=$4 DON_CAMPAIGN=$CAMPAIGN DON_KEY=$STRIPE_KEY DON_IDEMPOTENCY=$IDEMPOTENCY \
+    DON_RATE=$RATE DON_THREADS=$THREADS \
     timeout -k 5 "$WRK_TIMEOUT" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency \
     -s "$HERE/donations.lua" "$2" >"$3" 2>&1 || {
       echo "run.sh: wrk failed ($1):" >&2; cat "$3" >&2; return 1; }
@@ -222,7 +228,7 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {if (NR%2)
 
 declare -A RPS P50 P90 P99 CONN CHECK
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
-echo "# donatio donation benchmark: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, load $LOAD_START, wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $ROUNDS rounds"
+echo "# donatio donation benchmark: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, load $LOAD_START, wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $ROUNDS rounds, offered load: $([[ $RATE == 0 ]] && echo "closed loop (flat out)" || echo "$RATE req/s")"
 echo "# $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?') $DONATIO; database.pool_size=$POOL_SIZE, stripe.max_connections=$STRIPE_POOL; server threads=$SERVER_THREADS; fake delay ${FAKE_DELAY_MS} ms; Idempotency-Key: $([[ $IDEMPOTENCY == 1 ]] && echo yes || echo no)"
 printf "%-5s %-7s %8s %8s %8s %8s %7s %7s %6s %5s %6s %8s %8s %7s %7s %7s %5s %6s %6s %s\n" \
   round what "req/s" "p50 ms" "p90 ms" "p99 ms" sent 2xx non2xx sock "conns" "fake req" intents "rows" "w/ pi" pending "tx/c" "us/req" "fake" check
