@@ -9,10 +9,12 @@
 #   DURATION=10s       wrk duration per run
 #   CONNECTIONS=16     wrk connections (-c), for both
 #   THREADS=2          wrk threads (-t)
-#   RATE=0             0: closed loop, every connection sends again as soon as it has its answer
-#                      (both servers flat out: the median is then connections / throughput);
-#                      r > 0: r requests per second in all, on a fixed schedule (donations.lua),
-#                      the same offered load for the fake alone and for donatio
+#   RATES="1000 0"     the offered loads, one after the other, each with its own rounds, table
+#                      and target lines. r > 0: r requests per second in all, on a fixed schedule
+#                      (donations.lua), the same offered load for the fake alone and for donatio:
+#                      the latency a donation meets at that load. 0: a closed loop, every
+#                      connection sends again as soon as it has its answer, both servers flat out;
+#                      the median is then connections / throughput (a throughput figure).
 #   ROUNDS=3           rounds (medians are reported)
 #   POOL_SIZE=8        donatio [database] pool_size (8 is the default)
 #   STRIPE_POOL=16     donatio [stripe] max_connections (16 is the default): the Stripe client's
@@ -34,7 +36,7 @@ set -euo pipefail
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-16}
 THREADS=${THREADS:-2}
-RATE=${RATE:-0}
+RATES=${RATES:-1000 0}
 ROUNDS=${ROUNDS:-3}
 POOL_SIZE=${POOL_SIZE:-8}
 SERVER_THREADS=${SERVER_THREADS:-32}
@@ -184,7 +186,7 @@ run_wrk() {  # $1 = mode, $2 = url, $3 = out, $4 = tag
 #   fake:    rps p50 p90 p99 sent 2xx non2xx sockerr | connections requests intents keys
 #   donatio: rps p50 p90 p99 sent 2xx non2xx sockerr | connections requests intents keys | rows with_pi pending
 run_one() {
-  local what=$1 round=$2 dir="$TMP/$1-r$2" tag
+  local what=$1 round=$2 dir="$TMP/$1-load$RATE-r$2" tag
   mkdir -p "$dir"
   tag=$(printf '%08x' $(( (RANDOM << 15 | RANDOM) & 0xffffffff )))
   start_fake "$dir"
@@ -226,48 +228,59 @@ group_size() {  # $1 = metrics file
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 
-declare -A RPS P50 P90 P99 CONN CHECK
-LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
-echo "# donatio donation benchmark: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, load $LOAD_START, wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $ROUNDS rounds, offered load: $([[ $RATE == 0 ]] && echo "closed loop (flat out)" || echo "$RATE req/s")"
-echo "# $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?') $DONATIO; database.pool_size=$POOL_SIZE, stripe.max_connections=$STRIPE_POOL; server threads=$SERVER_THREADS; fake delay ${FAKE_DELAY_MS} ms; Idempotency-Key: $([[ $IDEMPOTENCY == 1 ]] && echo yes || echo no)"
-printf "%-5s %-7s %8s %8s %8s %8s %7s %7s %6s %5s %6s %8s %8s %7s %7s %7s %5s %6s %6s %s\n" \
-  round what "req/s" "p50 ms" "p90 ms" "p99 ms" sent 2xx non2xx sock "conns" "fake req" intents "rows" "w/ pi" pending "tx/c" "us/req" "fake" check
-for round in $(seq 1 "$ROUNDS"); do
-  for what in fake donatio; do
-    # Called in this shell (not in $(...)), so the cleanup trap knows the server PIDs.
-    run_one "$what" "$round" >"$TMP/result.txt"
-    read -r rps p50 p90 p99 sent ok bad sock conns freq intents keys rows withpi pending group cpu fcpu <"$TMP/result.txt"
-    RPS[$what]+="$rps "; P50[$what]+="$p50 "; P90[$what]+="$p90 "; P99[$what]+="$p99 "; CONN[$what]+="$conns "
-    if [[ $what == fake ]]; then
-      # Every request wrk wrote is a new payment intent; wrk's connections are all the fake saw.
-      ok_run=$([[ "$intents" == "$sent" && "$keys" == "$sent" && "$bad" == 0 && "$sock" == 0 && "$conns" -le "$CONNECTIONS" ]] && echo ok || echo BAD)
-      rows="-"; withpi="-"; pending="-"; group="-"; cpu="-"
-    else
-      # Every POST wrk wrote made one donation row and exactly one payment intent (no retry, no
-      # duplicate); those in flight when wrk stopped were completed but not counted as 2xx.
-      ok_run=$([[ "$rows" == "$sent" && "$withpi" == "$sent" && "$intents" == "$sent" && "$keys" == "$sent" &&
-                  "$bad" == 0 && "$sock" == 0 && $(( sent - ok )) -le "$CONNECTIONS" && "$conns" -le "$STRIPE_POOL" ]] && echo ok || echo BAD)
-    fi
-    [[ "$ok_run" == ok ]] || CHECK[$what]=BAD
-    printf "%-5s %-7s %8s %8s %8s %8s %7s %7s %6s %5s %6s %8s %8s %7s %7s %7s %5s %6s %6s %s\n" \
-      "$round" "$what" "$rps" "$p50" "$p90" "$p99" "$sent" "$ok" "$bad" "$sock" "$conns" "$freq" "$intents" "$rows" "$withpi" "$pending" "$group" "$cpu" "$fcpu" "$ok_run"
+# One offered load ($1: req/s, 0 = closed loop): ROUNDS rounds, then its summary table and targets.
+run_load() {
+  RATE=$1
+  local -A RPS P50 P90 P99 CONN CHECK
+  local round what rps p50 p90 p99 sent ok bad sock conns freq intents keys rows withpi pending group cpu fcpu ok_run
+  local load_start load_end label maxc fp50 dp50
+  load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+  echo "# donatio donation benchmark: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, load $load_start, wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $ROUNDS rounds, offered load: $(load_label "$RATE")"
+  echo "# $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?') $DONATIO; database.pool_size=$POOL_SIZE, stripe.max_connections=$STRIPE_POOL; server threads=$SERVER_THREADS; fake delay ${FAKE_DELAY_MS} ms; Idempotency-Key: $([[ $IDEMPOTENCY == 1 ]] && echo yes || echo no)"
+  printf "%-5s %-7s %8s %8s %8s %8s %7s %7s %6s %5s %6s %8s %8s %7s %7s %7s %5s %6s %6s %s\n" \
+    round what "req/s" "p50 ms" "p90 ms" "p99 ms" sent 2xx non2xx sock "conns" "fake req" intents "rows" "w/ pi" pending "tx/c" "us/req" "fake" check
+  for round in $(seq 1 "$ROUNDS"); do
+    for what in fake donatio; do
+      # Called in this shell (not in $(...)), so the cleanup trap knows the server PIDs.
+      run_one "$what" "$round" >"$TMP/result.txt"
+      read -r rps p50 p90 p99 sent ok bad sock conns freq intents keys rows withpi pending group cpu fcpu <"$TMP/result.txt"
+      RPS[$what]+="$rps "; P50[$what]+="$p50 "; P90[$what]+="$p90 "; P99[$what]+="$p99 "; CONN[$what]+="$conns "
+      if [[ $what == fake ]]; then
+        # Every request wrk wrote is a new payment intent; wrk's connections are all the fake saw.
+        ok_run=$([[ "$intents" == "$sent" && "$keys" == "$sent" && "$bad" == 0 && "$sock" == 0 && "$conns" -le "$CONNECTIONS" ]] && echo ok || echo BAD)
+        rows="-"; withpi="-"; pending="-"; group="-"; cpu="-"
+      else
+        # Every POST wrk wrote made one donation row and exactly one payment intent (no retry, no
+        # duplicate); those in flight when wrk stopped were completed but not counted as 2xx.
+        ok_run=$([[ "$rows" == "$sent" && "$withpi" == "$sent" && "$intents" == "$sent" && "$keys" == "$sent" &&
+                    "$bad" == 0 && "$sock" == 0 && $(( sent - ok )) -le "$CONNECTIONS" && "$conns" -le "$STRIPE_POOL" ]] && echo ok || echo BAD)
+      fi
+      [[ "$ok_run" == ok ]] || CHECK[$what]=BAD
+      printf "%-5s %-7s %8s %8s %8s %8s %7s %7s %6s %5s %6s %8s %8s %7s %7s %7s %5s %6s %6s %s\n" \
+        "$round" "$what" "$rps" "$p50" "$p90" "$p99" "$sent" "$ok" "$bad" "$sock" "$conns" "$freq" "$intents" "$rows" "$withpi" "$pending" "$group" "$cpu" "$fcpu" "$ok_run"
+    done
   done
-done
-LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+  load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
-echo
-echo "# load average at start: $LOAD_START, at end: $LOAD_END"
-echo "| server | median req/s | p50 ms | p90 ms | p99 ms | connections the fake saw (max over rounds) | checks (all rounds) |"
-echo "|---|---|---|---|---|---|---|"
-for what in fake donatio; do
-  maxc=$(echo "${CONN[$what]}" | tr ' ' '\n' | grep -v '^$' | sort -g | tail -1)
-  label=$([[ $what == fake ]] && echo "fake Stripe alone (POST /v1/payment_intents)" || echo "donatio POST /v1/donations")
-  echo "| $label | $(echo "${RPS[$what]}" | median) | $(echo "${P50[$what]}" | median) | $(echo "${P90[$what]}" | median) | $(echo "${P99[$what]}" | median) | $maxc | ${CHECK[$what]:-ok} |"
-done
-fp50=$(echo "${P50[fake]}" | median); dp50=$(echo "${P50[donatio]}" | median)
-maxc=$(echo "${CONN[donatio]}" | tr ' ' '\n' | grep -v '^$' | sort -g | tail -1)
-echo
-awk -v f="$fp50" -v d="$dp50" -v c="$maxc" -v pool="$STRIPE_POOL" 'BEGIN {
-  printf "added median latency (donatio p50 - fake p50): %.3f ms -> target <= 1 ms: %s\n", d - f, (d - f <= 1 ? "met" : "NOT met")
-  printf "connections the fake saw during the donatio runs: at most %d; Stripe pool size %d -> target <= pool: %s\n", c, pool, (c <= pool ? "met" : "NOT met")
-}'
+  echo
+  echo "# load average at start: $load_start, at end: $load_end"
+  echo "| server ($(load_label "$RATE")) | median req/s | p50 ms | p90 ms | p99 ms | connections the fake saw (max over rounds) | checks (all rounds) |"
+  echo "|---|---|---|---|---|---|---|"
+  for what in fake donatio; do
+    maxc=$(echo "${CONN[$what]}" | tr ' ' '\n' | grep -v '^$' | sort -g | tail -1)
+    label=$([[ $what == fake ]] && echo "fake Stripe alone (POST /v1/payment_intents)" || echo "donatio POST /v1/donations")
+    echo "| $label | $(echo "${RPS[$what]}" | median) | $(echo "${P50[$what]}" | median) | $(echo "${P90[$what]}" | median) | $(echo "${P99[$what]}" | median) | $maxc | ${CHECK[$what]:-ok} |"
+  done
+  fp50=$(echo "${P50[fake]}" | median); dp50=$(echo "${P50[donatio]}" | median)
+  maxc=$(echo "${CONN[donatio]}" | tr ' ' '\n' | grep -v '^$' | sort -g | tail -1)
+  echo
+  awk -v f="$fp50" -v d="$dp50" -v c="$maxc" -v pool="$STRIPE_POOL" -v load="$(load_label "$RATE")" 'BEGIN {
+    printf "%s: added median latency (donatio p50 - fake p50): %.3f ms -> target <= 1 ms: %s\n", load, d - f, (d - f <= 1 ? "met" : "NOT met")
+    printf "%s: connections the fake saw during the donatio runs: at most %d; Stripe pool size %d -> target <= pool: %s\n", load, c, pool, (c <= pool ? "met" : "NOT met")
+  }'
+  echo
+}
+
+load_label() { [[ $1 == 0 ]] && echo "closed loop, flat out" || echo "$1 req/s offered"; }
+
+for rate in $RATES; do run_load "$rate"; done
