@@ -469,10 +469,9 @@ std::string answer_bytes(const FastAnswer& answer, bool close, std::size_t* clos
   return out;
 }
 
-// What httplib's exception handler (server.cpp) answers too.
-FastAnswer internal_error_answer() {
-  return FastAnswer{500, "Content-Type: application/json; charset=utf-8\r\nCache-Control: no-store\r\n",
-                    error_json(Status::Internal("internal error"))};
+// What httplib's exception handler (server.cpp) answers too, with the route's header lines.
+FastAnswer internal_error_answer(const std::string& head) {
+  return FastAnswer{500, head, error_json(Status::Internal("internal error"))};
 }
 
 // Answers on their way back to the event loop, from whichever thread produced them.
@@ -503,8 +502,9 @@ class FastLoop {
   using Handoff = std::function<void(int fd, std::string read, int served)>;
 
   FastLoop(const ConnectionLimits& limits, std::size_t max_body, std::string request_line, FastHandler& handler,
-           int listen_fd, int stop_fd, Handoff handoff)
+           const std::string& error_head, int listen_fd, int stop_fd, Handoff handoff)
       : limits_(limits), max_body_(max_body), request_line_(std::move(request_line)), handler_(handler),
+        error_head_(error_head),
         listen_fd_(listen_fd), stop_fd_(stop_fd), handoff_(std::move(handoff)),
         mailbox_(std::make_shared<FastMailbox>()) {}
 
@@ -702,10 +702,10 @@ class FastLoop {
       handler_(request, reply);
     } catch (const std::exception& e) {
       spdlog::error("unhandled exception in a fast-lane handler: {}", e.what());
-      reply(internal_error_answer());
+      reply(internal_error_answer(error_head_));
     } catch (...) {
       spdlog::error("unhandled non-standard exception in a fast-lane handler");
-      reply(internal_error_answer());
+      reply(internal_error_answer(error_head_));
     }
     // The request's views die with the bytes they point into.
     conn.in.erase(0, head.body_at + head.body_size);
@@ -803,6 +803,7 @@ class FastLoop {
   std::size_t max_body_;
   std::string request_line_;  // "POST /webhooks/stripe HTTP/1.1"
   FastHandler& handler_;
+  const std::string& error_head_;
   int listen_fd_;
   int stop_fd_;
   Handoff handoff_;
@@ -900,14 +901,15 @@ void ConnectionServer::run() {
   running_ = false;
 }
 
-void ConnectionServer::set_fast_route(std::string method, std::string path, FastHandler handler) {
+void ConnectionServer::set_fast_route(std::string method, std::string path, FastHandler handler, std::string error_head) {
   fast_method_ = std::move(method);
   fast_path_ = std::move(path);
   fast_handler_ = std::move(handler);
+  fast_error_head_ = std::move(error_head);
 }
 
 void ConnectionServer::run_event_loop(httplib::ThreadPool& pool) {
-  FastLoop loop(limits_, payload_max_length_, fast_method_ + " " + fast_path_ + " HTTP/1.1", fast_handler_, listen_fd_,
+  FastLoop loop(limits_, payload_max_length_, fast_method_ + " " + fast_path_ + " HTTP/1.1", fast_handler_, fast_error_head_, listen_fd_,
                 stop_fd_, [this, &pool](int fd, std::string read, int served) {
                   pool.enqueue([this, fd, read = std::move(read), served]() mutable { serve(fd, std::move(read), served); });
                 });

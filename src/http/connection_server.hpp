@@ -80,7 +80,10 @@ class ConnectionServer : public httplib::Server {
   // (another path, a request that arrives in pieces, pipelined requests the lane does not take)
   // hands the connection, with the bytes already read, to a worker thread and httplib for the
   // rest of its life, under the same limits as any other. Set before run(); not used with TLS.
-  void set_fast_route(std::string method, std::string path, FastHandler handler);
+  // `error_head` is the header lines (each ending "\r\n", not Content-Length or Connection) of
+  // the 500 the lane answers itself when `handler` throws before replying.
+  void set_fast_route(std::string method, std::string path, FastHandler handler,
+                      std::string error_head = "Content-Type: application/json; charset=utf-8\r\nCache-Control: no-store\r\n");
 
   // Binds host:port (port 0 = any free port) and listens; returns the bound port.
   Result<int> bind_and_listen(const std::string& host, int port);
@@ -101,6 +104,7 @@ class ConnectionServer : public httplib::Server {
   std::string fast_method_;
   std::string fast_path_;
   FastHandler fast_handler_;
+  std::string fast_error_head_;
   int listen_fd_ = -1;
   int stop_fd_ = -1;  // eventfd: readable once stop() was called
   std::atomic<bool> running_{false};

@@ -41,6 +41,16 @@ void log_access(const std::string& method, const std::string& path, int status, 
                client);
 }
 
+// The headers every answer carries, whichever way it is served: through httplib (install_hooks)
+// or on the fast lane (post_async). `add(name, value)` is called once per header.
+template <typename Add>
+void add_standard_headers(bool tls, bool cacheable, Add&& add) {
+  add("X-Content-Type-Options", "nosniff");
+  add("Referrer-Policy", "no-referrer");
+  if (tls) add("Strict-Transport-Security", "max-age=63072000; includeSubDomains");
+  if (!cacheable) add("Cache-Control", "no-store");
+}
+
 bool readable(const std::string& path) {
   std::ifstream in(path);
   return static_cast<bool>(in);
@@ -122,13 +132,10 @@ void HttpServer::install_hooks() {
     std::string id = req.get_header_value("X-Request-Id");
     scope.request_id = valid_request_id(id) ? std::move(id) : id_hex(12);
     res.set_header("X-Request-Id", scope.request_id);
-    res.set_header("X-Content-Type-Options", "nosniff");
-    res.set_header("Referrer-Policy", "no-referrer");
-    if (config.tls) res.set_header("Strict-Transport-Security", "max-age=63072000; includeSubDomains");
     // Only the public campaign pages and the health check may be cached; everything else carries
     // donor data, tokens' results or client secrets, errors included.
     const bool cacheable = req.path.rfind("/v1/campaigns", 0) == 0 || req.path == "/healthz";
-    if (!cacheable) res.set_header("Cache-Control", "no-store");
+    add_standard_headers(config.tls, cacheable, [&res](const char* name, const char* value) { res.set_header(name, value); });
     if (static_cast<int>(req.headers.size()) > config.max_header_count) {
       scope.route = "rejected";
       send_error(res, Status(StatusCode::invalid_argument, "too_many_headers", "too many request headers"));
@@ -245,17 +252,21 @@ void HttpServer::post_async(const std::string& path, const std::string& route, A
     auto [status, json] = answered.get();
     send_json(res, status, json);
   });
-  // The fast lane: the same answer headers as install_hooks gives a webhook answer (no CORS,
-  // not cacheable, no HSTS: the lane is plain HTTP only), the same metrics and access log.
+  // The fast lane: the answer headers install_hooks gives a POST to this path (the standard
+  // ones, not cacheable; no CORS, which install_hooks adds to /v1/campaigns and /v1/donations
+  // only), the same metrics and access log. Its own 500 for a handler that throws: the same.
   Metrics& metrics = metrics_;
-  server_->set_fast_route("POST", path, [handler, path, route, &metrics](FastRequest& req, FastReply reply) {
+  std::string fixed = "Content-Type: application/json; charset=utf-8\r\n";
+  add_standard_headers(config_.tls, false, [&fixed](const char* name, const char* value) {
+    fixed.append(name).append(": ").append(value).append("\r\n");
+  });
+  server_->set_fast_route("POST", path, [handler, path, route, &metrics, fixed](FastRequest& req, FastReply reply) {
     RequestScope& scope = current_request();
     const auto start = std::chrono::steady_clock::now();
     std::string id(req.header("X-Request-Id"));
     if (!valid_request_id(id)) id = id_hex(12);
     scope.request_id = id;
-    std::string head = "Content-Type: application/json; charset=utf-8\r\nX-Request-Id: " + id +
-                       "\r\nX-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\nCache-Control: no-store\r\n";
+    std::string head = fixed + "X-Request-Id: " + id + "\r\n";
     AsyncRequest request{std::move(req.body), &req, nullptr};
     handler(request, [reply = std::move(reply), head = std::move(head), id, path, route, start, &metrics,
                       client = std::move(req.remote_addr)](int status, std::string json) {
@@ -269,7 +280,7 @@ void HttpServer::post_async(const std::string& path, const std::string& route, A
       reply(FastAnswer{status, head, std::move(json)});
     });
     scope.request_id.clear();
-  });
+  }, fixed);
 }
 
 Result<int> HttpServer::bind() { return server_->bind_and_listen(config_.host, config_.port); }

@@ -43,7 +43,7 @@ class LaneServer {
         std::this_thread::sleep_for(later);
         reply(FastAnswer{200, "Content-Type: text/plain\r\n", "echo:" + body});
       });
-    });
+    }, "Content-Type: application/json; charset=utf-8\r\nX-Lane: its own 500\r\n");
     auto port = server_.bind_and_listen("127.0.0.1", 0);
     REQUIRE(port.ok());
     port_ = *port;
@@ -86,6 +86,7 @@ TEST_CASE("fast lane: later replies from other threads, and a throwing handler a
   REQUIRE(client.send(post("throw")));
   REQUIRE(client.read_answers(1, milliseconds(3000), got));
   CHECK(got.rfind("HTTP/1.1 500 Internal Server Error\r\n", 0) == 0);
+  CHECK(got.find("\r\nX-Lane: its own 500\r\n") < got.find("\r\n\r\n"));
   CHECK(body_of(got).find("internal error") != std::string::npos);
 
   // Replied, then threw: the reply stands and nothing else is sent; the connection goes on.

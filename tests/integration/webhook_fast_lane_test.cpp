@@ -5,7 +5,9 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <cctype>
 #include <chrono>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -35,6 +37,25 @@ std::string body_of(const std::string& answer) { return answer.substr(answer.fin
 
 bool has_header(const std::string& answer, const std::string& line) {
   return answer.substr(0, answer.find("\r\n\r\n") + 2).find("\r\n" + line + "\r\n") != std::string::npos;
+}
+
+// An answer's header lines, but those that differ by connection or request (X-Request-Id,
+// Connection, Keep-Alive, Content-Length), names in lower case.
+std::set<std::string> lasting_headers(const std::string& answer) {
+  std::set<std::string> lines;
+  const std::string head = answer.substr(0, answer.find("\r\n\r\n") + 2);
+  for (std::size_t at = head.find("\r\n") + 2; at < head.size();) {
+    const std::size_t end = head.find("\r\n", at);
+    std::string line = head.substr(at, end - at);
+    at = end + 2;
+    const std::size_t colon = line.find(':');
+    for (std::size_t i = 0; i < colon; ++i) line[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(line[i])));
+    const std::string name = line.substr(0, colon);
+    if (name != "x-request-id" && name != "connection" && name != "keep-alive" && name != "content-length") {
+      lines.insert(line);
+    }
+  }
+  return lines;
 }
 
 long long succeeded(ServiceFixture& fx) {
@@ -80,6 +101,7 @@ TEST_CASE("webhook fast lane: a delivery that arrives in pieces, and other route
   std::string got;
   REQUIRE(client.read_answers(1, milliseconds(5000), got));
   CHECK(got.rfind("HTTP/1.1 200", 0) == 0);
+  const std::string from_lane = got;
   got.clear();
   REQUIRE(client.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
   REQUIRE(client.read_answers(1, milliseconds(5000), got));
@@ -94,6 +116,9 @@ TEST_CASE("webhook fast lane: a delivery that arrives in pieces, and other route
   REQUIRE(client.read_answers(1, milliseconds(5000), got));
   CHECK(got.rfind("HTTP/1.1 200", 0) == 0);
   CHECK(json::parse(body_of(got))["outcome"] == "applied");
+  // httplib's answer to a delivery carries the same headers as the lane's.
+  CHECK(lasting_headers(got) == lasting_headers(from_lane));
+  CHECK(lasting_headers(got).count("x-content-type-options: nosniff") == 1);
 
   // On a fresh connection, the first delivery in pieces: the lane hands it over half-read.
   RawHttpClient second(fx.port());
