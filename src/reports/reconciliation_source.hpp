@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "donatio/payment_gateway.hpp"
 #include "src/reports/period.hpp"
@@ -34,6 +35,11 @@ Result<ReconciliationInput> gather_reconciliation_input(store::Database& db, Pay
 // gather + reconcile.
 Result<ReconciliationReport> run_reconciliation(store::Database& db, PaymentGateway& gateway,
                                                 const ReportPeriod& period, const ReconciliationOptions& options = {});
+
+// The ledger's two queries by range and by id (public for the test of their query plans): the
+// donations that succeeded in [:from, :to); and the start of "… IN ('ch_1', …)" by charge id.
+std::string succeeded_in_period_query(store::Dialect dialect);
+std::string by_charge_query_prefix();
 
 // Every page of GET /v1/balance_transactions for the window (and payout, when not empty).
 Result<std::vector<BalanceTransaction>> list_all_balance_transactions(PaymentGateway& gateway, ListWindow window,
