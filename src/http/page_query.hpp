@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "donatio/status.hpp"
 
@@ -30,5 +31,15 @@ struct PageRules {
 
 // A 400-worthy InvalidArgument naming the parameter when one is malformed or out of range.
 Result<PageQuery> read_page_query(const httplib::Request& req, const PageRules& rules);
+
+// A list endpoint asks its store for one row more than the page shows: that row only says
+// whether a next page exists, so the last page carries no cursor to an empty one. Drops it and
+// returns the next_cursor — `cursor_of(the last row shown)` — or nullopt on the last page.
+template <typename Row, typename CursorOf>
+std::optional<std::string> finish_page(std::vector<Row>& rows, int page_size, CursorOf&& cursor_of) {
+  if (page_size < 1 || static_cast<int>(rows.size()) <= page_size) return std::nullopt;
+  rows.erase(rows.begin() + page_size, rows.end());
+  return cursor_of(rows.back());
+}
 
 }  // namespace donatio::http

@@ -41,16 +41,17 @@ void register_donation_routes(HttpServer& server, ServiceContext& ctx) {
     filter.from = query->from;
     filter.to = query->to;
     if (query->limit) filter.limit = *query->limit;
+    const int page_size = filter.limit;
+    filter.limit = page_size + 1;
     filter.after = query->after;
     auto page = store::DonationStore(ctx.db).list(filter);
     if (!page.ok()) return send_error(res, page.status());
+    const auto next = finish_page(*page, page_size, [](const store::DonationRecord& d) {
+      return std::to_string(d.created_at) + "." + d.id;
+    });
     nlohmann::json data = nlohmann::json::array();
     for (const auto& d : *page) data.push_back(donation_json(d));
-    nlohmann::json next = nullptr;
-    if (static_cast<int>(page->size()) == filter.limit) {
-      next = std::to_string(page->back().created_at) + "." + page->back().id;
-    }
-    send_json(res, 200, nlohmann::json{{"data", std::move(data)}, {"next_cursor", next}}.dump());
+    send_json(res, 200, nlohmann::json{{"data", std::move(data)}, {"next_cursor", next ? nlohmann::json(*next) : nullptr}}.dump());
   });
 
   server.post(R"(/v1/admin/donations/([A-Za-z0-9_]+)/refund)", "/v1/admin/donations/{id}/refund",

@@ -45,15 +45,16 @@ void register_privacy_routes(HttpServer& server, ServiceContext& ctx) {
     if (!require_role(ctx, req, res, "admin")) return;
     auto filter = read_audit_query(req);
     if (!filter.ok()) return send_error(res, filter.status());
+    const int page_size = filter->limit;
+    filter->limit = page_size + 1;
     auto page = store::list_audit(ctx.db, *filter);
     if (!page.ok()) return send_error(res, page.status());
+    const auto next = finish_page(*page, page_size, [](const store::AuditRecord& r) {
+      return std::to_string(r.created_at) + "." + std::to_string(r.id);
+    });
     nlohmann::json data = nlohmann::json::array();
     for (const auto& r : *page) data.push_back(audit_json(r));
-    nlohmann::json next = nullptr;
-    if (static_cast<int>(page->size()) == filter->limit) {
-      next = std::to_string(page->back().created_at) + "." + std::to_string(page->back().id);
-    }
-    send_json(res, 200, nlohmann::json{{"data", std::move(data)}, {"next_cursor", next}}.dump());
+    send_json(res, 200, nlohmann::json{{"data", std::move(data)}, {"next_cursor", next ? nlohmann::json(*next) : nullptr}}.dump());
   });
 
   server.get(R"(/v1/admin/donors/([^/]{1,254})/export)", "/v1/admin/donors/{email}/export",

@@ -20,14 +20,17 @@ Result<std::vector<AuditRecord>> list_audit(Database& db, const AuditFilter& f) 
     const long long from = f.from.value_or(0), to = f.to.value_or(0);
     const long long after_at = f.after ? f.after->first : 0, after_id = f.after ? f.after->second : 0;
     const int limit = f.limit;
-    if (f.from) query += " AND created_at >= :from";
+    // One lower bound, as in DonationStore::list (oldest first here): the cursor's row value, or
+    // `from` where that is the tighter one.
+    const bool by_cursor = f.after && (!f.from || f.after->first >= *f.from);
+    if (f.from && !by_cursor) query += " AND created_at >= :from";
     if (f.to) query += " AND created_at < :to";
-    if (f.after) query += " AND (created_at > :after_at OR (created_at = :after_at2 AND id > :after_id))";
+    if (by_cursor) query += " AND (created_at, id) > (:after_at, :after_id)";
     query += " ORDER BY created_at, id LIMIT :limit";
     soci::details::prepare_temp_type prep = (sql.prepare << query);
-    if (f.from) prep, soci::use(from);
+    if (f.from && !by_cursor) prep, soci::use(from);
     if (f.to) prep, soci::use(to);
-    if (f.after) prep, soci::use(after_at), soci::use(after_at), soci::use(after_id);
+    if (by_cursor) prep, soci::use(after_at), soci::use(after_id);
     prep, soci::use(limit);
     soci::rowset<soci::row> rows(prep);
     for (const auto& r : rows) {

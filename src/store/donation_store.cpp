@@ -151,16 +151,21 @@ Result<std::vector<DonationRecord>> DonationStore::list(const DonationFilter& f)
     const int limit = f.limit;
     if (!f.campaign.empty()) query += " AND c.slug = :campaign";
     if (!f.status.empty()) query += " AND d.status = :status";
+    // One upper bound: the cursor's, a row-value comparison that SQLite and PostgreSQL both seek
+    // to in the (…, created_at, id) indexes, or `to` where that is the tighter one (each implies
+    // the other then). An OR of "older, or as old with a smaller id" was a walk from the newest
+    // donation down to the cursor: ~35 ms per page 150,000 donations deep (bench/README).
+    const bool by_cursor = f.after && (!f.to || f.after->first < *f.to);
     if (f.from) query += " AND d.created_at >= :from";
-    if (f.to) query += " AND d.created_at < :to";
-    if (f.after) query += " AND (d.created_at < :after_at OR (d.created_at = :after_at2 AND d.id < :after_id))";
+    if (f.to && !by_cursor) query += " AND d.created_at < :to";
+    if (by_cursor) query += " AND (d.created_at, d.id) < (:after_at, :after_id)";
     query += " ORDER BY d.created_at DESC, d.id DESC LIMIT :limit";
     soci::details::prepare_temp_type prep = (sql.prepare << query);
     if (!f.campaign.empty()) prep, soci::use(f.campaign);
     if (!f.status.empty()) prep, soci::use(f.status);
     if (f.from) prep, soci::use(from);
-    if (f.to) prep, soci::use(to);
-    if (f.after) prep, soci::use(after_at), soci::use(after_at), soci::use(after_id);
+    if (f.to && !by_cursor) prep, soci::use(to);
+    if (by_cursor) prep, soci::use(after_at), soci::use(after_id);
     prep, soci::use(limit);
     soci::rowset<soci::row> rows(prep);
     for (const auto& r : rows) out.push_back(donation_from_row(r));

@@ -268,6 +268,60 @@ TEST_CASE("public donation POSTs are rate-limited per client with Retry-After") 
   CHECK(limited == 2);
 }
 
+TEST_CASE("admin donation list pages through donations made in the same second, and its last page has no cursor") {
+  for (Backend backend : test_backends()) {
+    SECTION(backend_name(backend)) {
+      ServiceFixture fx(backend, {.configure = [](donatio::Config& c) { c.server.public_rate_burst = 100; },
+                                  .stripe_emulator = true});
+      fx.create_campaign("flood-relief-2026", "CHF");
+      // Five in one second (the fixture's clock stands still), two ten seconds later.
+      for (int i = 0; i < 7; ++i) {
+        if (i == 5) fx.clock().advance_seconds(10);
+        REQUIRE(donate(fx, kGift)->status == 201);
+      }
+      const auto finance = fx.token("finance");
+      auto list = [&](const std::string& query) {
+        auto res = fx.client().Get(("/v1/admin/donations?" + query).c_str(), bearer(finance));
+        REQUIRE(res);
+        REQUIRE(res->status == 200);
+        return json::parse(res->body);
+      };
+      const json all = list("limit=500")["data"];
+      REQUIRE(all.size() == 7);
+      for (std::size_t i = 1; i < all.size(); ++i) {
+        const bool newer_first = all[i - 1]["created_at"] > all[i]["created_at"] ||
+                                 (all[i - 1]["created_at"] == all[i]["created_at"] && all[i - 1]["id"] > all[i]["id"]);
+        CHECK(newer_first);
+      }
+      // Periods that start inside the run of equal times and end before, at or after it.
+      const std::string t0 = all[6]["created_at"], t1 = all[0]["created_at"];
+      for (const auto& [period, expected] : std::vector<std::pair<std::string, std::size_t>>{
+               {"", 7}, {"&from=" + t0, 7}, {"&to=" + t1, 5}, {"&from=" + t0 + "&to=2099-01-01T00:00:00Z", 7}}) {
+        INFO(period);
+        std::vector<std::string> walked;
+        std::string cursor;
+        int pages = 0;
+        for (;;) {
+          auto page = list("limit=2" + period + (cursor.empty() ? "" : "&cursor=" + cursor));
+          ++pages;
+          REQUIRE(pages <= 10);
+          CHECK(!page["data"].empty());
+          for (const auto& d : page["data"]) walked.push_back(d["id"]);
+          if (page["next_cursor"].is_null()) break;
+          cursor = page["next_cursor"].get<std::string>();
+        }
+        REQUIRE(walked.size() == expected);
+        const std::size_t skip = all.size() - expected;  // `to` leaves the newest out
+        for (std::size_t i = 0; i < walked.size(); ++i) CHECK(walked[i] == all[skip + i]["id"]);
+        CHECK(pages == static_cast<int>((expected + 1) / 2));
+      }
+      // A full last page: no cursor either.
+      CHECK(list("limit=7")["next_cursor"].is_null());
+      CHECK(list("limit=6")["next_cursor"].is_string());
+    }
+  }
+}
+
 TEST_CASE("admin donation list filters and pages newest first") {
   for (Backend backend : test_backends()) {
     SECTION(backend_name(backend)) {
