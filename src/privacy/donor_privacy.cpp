@@ -40,12 +40,11 @@ std::vector<store::DonationRecord> donations_of(soci::session& sql, store::Diale
                                                 bool only_unerased) {
   std::string query = std::string("SELECT ") + store::kDonationColumns +
                       " FROM donations d LEFT JOIN campaigns c ON c.id = d.campaign_id"
-                      " WHERE LOWER(d.donor_email) = :e";
+                      " WHERE " + store::kDonorEmailMatch;
   if (only_unerased) query += " AND d.erased_at IS NULL";
   query += " ORDER BY d.created_at, d.id";
   if (only_unerased && dialect == store::Dialect::postgresql) query += " FOR UPDATE OF d";
-  const std::string key = lower(email);
-  soci::rowset<soci::row> rows = (sql.prepare << query, soci::use(key));
+  soci::rowset<soci::row> rows = (sql.prepare << query, soci::use(email));
   std::vector<store::DonationRecord> out;
   for (const auto& r : rows) out.push_back(store::donation_from_row(r));
   return out;

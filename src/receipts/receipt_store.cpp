@@ -1,5 +1,6 @@
 #include "src/receipts/receipt_store.hpp"
 
+#include "src/store/donation_store.hpp"
 #include "src/store/row.hpp"
 
 namespace donatio::receipts {
@@ -55,7 +56,7 @@ Result<std::vector<StatementGift>> ReceiptStore::gifts_of(const std::string& don
     soci::rowset<soci::row> rows =
         (sql.prepare << std::string("SELECT r.number, d.created_at, c.title, d.amount, d.amount_refunded, d.currency, "
                                     "d.donor_name ") +
-                            kGiftFilter + "AND LOWER(d.donor_email) = LOWER(:e) ORDER BY d.created_at, r.sequence",
+                            kGiftFilter + "AND " + store::kDonorEmailMatch + " ORDER BY d.created_at, r.sequence",
          soci::use(year), soci::use(donor_email));
     for (const auto& r : rows) {
       StatementGift g;

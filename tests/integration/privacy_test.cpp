@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "donatio/clock.hpp"
+#include "src/store/donation_store.hpp"
 #include "support/process.hpp"
 #include "support/service_fixture.hpp"
 #include "support/webhook_client.hpp"
@@ -137,6 +138,42 @@ TEST_CASE("donor export shows what we hold, erasure pseudonymises it and keeps t
 
       // Erasing again finds nobody.
       CHECK(post(fx, admin, "/v1/admin/donors/zoe.mueller@example.org/erase")->status == 404);
+    }
+  }
+}
+
+TEST_CASE("a donor is found by e-mail address in any case, through the index on the folded address") {
+  for (Backend backend : test_backends()) {
+    SECTION(backend_name(backend)) {
+      ServiceFixture fx(backend, {.stripe_emulator = true});
+      fx.create_campaign("flood-relief-2026", "CHF");
+      const auto admin = fx.token("admin");
+      succeeded_donation(fx, "Ada.Lovelace@Example.org", "Ada", 5000);
+      succeeded_donation(fx, "ada.lovelace@example.org", "Ada", 6000);
+      succeeded_donation(fx, "someone@example.org", "Somebody", 3000);
+      CHECK(get_json(fx, admin, "/v1/admin/donors/ADA.LOVELACE@EXAMPLE.ORG/export", 200)["donations"].size() == 2);
+      CHECK(get_json(fx, admin, "/v1/admin/donors/ada.lovelace@example.org/export", 200)["donations"].size() == 2);
+
+      const bool pg = backend == Backend::postgresql;
+      const std::string definition =
+          query_string(fx, pg ? "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'donations_donor_email'"
+                              : "SELECT sql FROM sqlite_master WHERE name = 'donations_donor_email'");
+      INFO(definition);
+      CHECK(definition.find(pg ? "(lower(donor_email))" : "(LOWER(donor_email))") != std::string::npos);
+      // The lookup the export, the erasure and the annual statement make.
+      std::string match = donatio::store::kDonorEmailMatch;
+      match.replace(match.find(":e"), 2, "'Ada.Lovelace@example.org'");
+      const std::string query = std::string(pg ? "EXPLAIN " : "EXPLAIN QUERY PLAN ") + "SELECT d.id FROM donations d WHERE " + match;
+      std::string plan;
+      REQUIRE(fx.service().database().read([&](soci::session& sql) {
+        if (pg) sql << "SET enable_seqscan = off";  // a handful of rows: a scan would be cheaper
+        soci::rowset<soci::row> rows = (sql.prepare << query);
+        for (const auto& r : rows) plan += r.get<std::string>(pg ? 0 : 3) + "\n";
+        if (pg) sql << "RESET enable_seqscan";
+        return donatio::Status::Ok();
+      }).ok());
+      INFO(plan);
+      CHECK(plan.find("donations_donor_email") != std::string::npos);
     }
   }
 }
