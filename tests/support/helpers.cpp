@@ -60,4 +60,16 @@ nlohmann::json get_json(ServiceFixture& fx, const std::string& token, const std:
   return nlohmann::json::parse(res->body);
 }
 
+std::vector<nlohmann::json> walk_pages(ServiceFixture& fx, const std::string& token, const std::string& path) {
+  std::vector<nlohmann::json> pages;
+  std::string cursor;
+  for (;;) {
+    REQUIRE(pages.size() < 100);
+    auto page = get_json(fx, token, path + (cursor.empty() ? "" : "&cursor=" + cursor), 200);
+    pages.push_back(page["data"]);
+    if (page["next_cursor"].is_null()) return pages;
+    cursor = page["next_cursor"].get<std::string>();
+  }
+}
+
 }  // namespace donatio::testing

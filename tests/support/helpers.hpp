@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "support/service_fixture.hpp"
 
@@ -38,5 +39,10 @@ std::string decode_quoted_printable(const std::string& text);
 
 // GET `path` with the bearer token; requires the status and returns the parsed body.
 nlohmann::json get_json(ServiceFixture& fx, const std::string& token, const std::string& path, int status);
+
+// Walks a keyset-paged list: GETs `path` (with its query, e.g. "/v1/admin/audit?limit=2"), then
+// `&cursor=<next_cursor>` until next_cursor is null. Returns each page's "data", in order; fails
+// the test after 100 pages.
+std::vector<nlohmann::json> walk_pages(ServiceFixture& fx, const std::string& token, const std::string& path);
 
 }  // namespace donatio::testing
