@@ -29,6 +29,8 @@ allowed_origins = ["https://127.0.0.1:8443"]
 url = "sqlite:var/donatio.db"
 [stripe]
 sweep_interval_s = 60
+[smtp]
+enabled = false
 [organization]
 name = "CyberPeace Example Foundation"
 address = "Example street 1, 1200 Geneva, Switzerland"
