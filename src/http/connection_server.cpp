@@ -504,8 +504,7 @@ class FastLoop {
   FastLoop(const ConnectionLimits& limits, std::size_t max_body, std::string request_line, FastHandler& handler,
            const std::string& error_head, int listen_fd, int stop_fd, Handoff handoff)
       : limits_(limits), max_body_(max_body), request_line_(std::move(request_line)), handler_(handler),
-        error_head_(error_head),
-        listen_fd_(listen_fd), stop_fd_(stop_fd), handoff_(std::move(handoff)),
+        error_head_(error_head), listen_fd_(listen_fd), stop_fd_(stop_fd), handoff_(std::move(handoff)),
         mailbox_(std::make_shared<FastMailbox>()) {}
 
   ~FastLoop() {
@@ -901,7 +900,8 @@ void ConnectionServer::run() {
   running_ = false;
 }
 
-void ConnectionServer::set_fast_route(std::string method, std::string path, FastHandler handler, std::string error_head) {
+void ConnectionServer::set_fast_route(std::string method, std::string path, FastHandler handler,
+                                      std::string error_head) {
   fast_method_ = std::move(method);
   fast_path_ = std::move(path);
   fast_handler_ = std::move(handler);
@@ -909,8 +909,8 @@ void ConnectionServer::set_fast_route(std::string method, std::string path, Fast
 }
 
 void ConnectionServer::run_event_loop(httplib::ThreadPool& pool) {
-  FastLoop loop(limits_, payload_max_length_, fast_method_ + " " + fast_path_ + " HTTP/1.1", fast_handler_, fast_error_head_, listen_fd_,
-                stop_fd_, [this, &pool](int fd, std::string read, int served) {
+  FastLoop loop(limits_, payload_max_length_, fast_method_ + " " + fast_path_ + " HTTP/1.1", fast_handler_,
+                fast_error_head_, listen_fd_, stop_fd_, [this, &pool](int fd, std::string read, int served) {
                   pool.enqueue([this, fd, read = std::move(read), served]() mutable { serve(fd, std::move(read), served); });
                 });
   loop.run();

@@ -82,8 +82,9 @@ class ConnectionServer : public httplib::Server {
   // rest of its life, under the same limits as any other. Set before run(); not used with TLS.
   // `error_head` is the header lines (each ending "\r\n", not Content-Length or Connection) of
   // the 500 the lane answers itself when `handler` throws before replying.
-  void set_fast_route(std::string method, std::string path, FastHandler handler,
-                      std::string error_head = "Content-Type: application/json; charset=utf-8\r\nCache-Control: no-store\r\n");
+  void set_fast_route(
+      std::string method, std::string path, FastHandler handler,
+      std::string error_head = "Content-Type: application/json; charset=utf-8\r\nCache-Control: no-store\r\n");
 
   // Binds host:port (port 0 = any free port) and listens; returns the bound port.
   Result<int> bind_and_listen(const std::string& host, int port);

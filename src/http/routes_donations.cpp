@@ -46,12 +46,13 @@ void register_donation_routes(HttpServer& server, ServiceContext& ctx) {
     filter.after = query->after;
     auto page = store::DonationStore(ctx.db).list(filter);
     if (!page.ok()) return send_error(res, page.status());
-    const auto next = finish_page(*page, page_size, [](const store::DonationRecord& d) {
-      return std::to_string(d.created_at) + "." + d.id;
-    });
+    const auto next = finish_page(
+        *page, page_size, [](const store::DonationRecord& d) { return std::to_string(d.created_at) + "." + d.id; });
     nlohmann::json data = nlohmann::json::array();
     for (const auto& d : *page) data.push_back(donation_json(d));
-    send_json(res, 200, nlohmann::json{{"data", std::move(data)}, {"next_cursor", next ? nlohmann::json(*next) : nullptr}}.dump());
+    send_json(
+        res, 200,
+        nlohmann::json{{"data", std::move(data)}, {"next_cursor", next ? nlohmann::json(*next) : nullptr}}.dump());
   });
 
   server.post(R"(/v1/admin/donations/([A-Za-z0-9_]+)/refund)", "/v1/admin/donations/{id}/refund",

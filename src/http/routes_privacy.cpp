@@ -54,7 +54,9 @@ void register_privacy_routes(HttpServer& server, ServiceContext& ctx) {
     });
     nlohmann::json data = nlohmann::json::array();
     for (const auto& r : *page) data.push_back(audit_json(r));
-    send_json(res, 200, nlohmann::json{{"data", std::move(data)}, {"next_cursor", next ? nlohmann::json(*next) : nullptr}}.dump());
+    send_json(
+        res, 200,
+        nlohmann::json{{"data", std::move(data)}, {"next_cursor", next ? nlohmann::json(*next) : nullptr}}.dump());
   });
 
   server.get(R"(/v1/admin/donors/([^/]{1,254})/export)", "/v1/admin/donors/{email}/export",

@@ -135,7 +135,8 @@ void HttpServer::install_hooks() {
     // Only the public campaign pages and the health check may be cached; everything else carries
     // donor data, tokens' results or client secrets, errors included.
     const bool cacheable = req.path.rfind("/v1/campaigns", 0) == 0 || req.path == "/healthz";
-    add_standard_headers(config.tls, cacheable, [&res](const char* name, const char* value) { res.set_header(name, value); });
+    add_standard_headers(config.tls, cacheable,
+                         [&res](const char* name, const char* value) { res.set_header(name, value); });
     if (static_cast<int>(req.headers.size()) > config.max_header_count) {
       scope.route = "rejected";
       send_error(res, Status(StatusCode::invalid_argument, "too_many_headers", "too many request headers"));
@@ -260,27 +261,30 @@ void HttpServer::post_async(const std::string& path, const std::string& route, A
   add_standard_headers(config_.tls, false, [&fixed](const char* name, const char* value) {
     fixed.append(name).append(": ").append(value).append("\r\n");
   });
-  server_->set_fast_route("POST", path, [handler, path, route, &metrics, fixed](FastRequest& req, FastReply reply) {
-    RequestScope& scope = current_request();
-    const auto start = std::chrono::steady_clock::now();
-    std::string id(req.header("X-Request-Id"));
-    if (!valid_request_id(id)) id = id_hex(12);
-    scope.request_id = id;
-    std::string head = fixed + "X-Request-Id: " + id + "\r\n";
-    AsyncRequest request{std::move(req.body), &req, nullptr};
-    handler(request, [reply = std::move(reply), head = std::move(head), id, path, route, start, &metrics,
-                      client = std::move(req.remote_addr)](int status, std::string json) {
-      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      metrics.observe_request("POST", route, status, seconds);
-      // The answer thread's log lines carry this request's id while it logs the access.
-      RequestScope& here = current_request();
-      here.request_id = id;
-      log_access("POST", path, status, json.size(), seconds, route, client);
-      here.request_id.clear();
-      reply(FastAnswer{status, head, std::move(json)});
-    });
-    scope.request_id.clear();
-  }, fixed);
+  server_->set_fast_route(
+      "POST", path,
+      [handler, path, route, &metrics, fixed](FastRequest& req, FastReply reply) {
+        RequestScope& scope = current_request();
+        const auto start = std::chrono::steady_clock::now();
+        std::string id(req.header("X-Request-Id"));
+        if (!valid_request_id(id)) id = id_hex(12);
+        scope.request_id = id;
+        std::string head = fixed + "X-Request-Id: " + id + "\r\n";
+        AsyncRequest request{std::move(req.body), &req, nullptr};
+        handler(request, [reply = std::move(reply), head = std::move(head), id, path, route, start, &metrics,
+                          client = std::move(req.remote_addr)](int status, std::string json) {
+          const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+          metrics.observe_request("POST", route, status, seconds);
+          // The answer thread's log lines carry this request's id while it logs the access.
+          RequestScope& here = current_request();
+          here.request_id = id;
+          log_access("POST", path, status, json.size(), seconds, route, client);
+          here.request_id.clear();
+          reply(FastAnswer{status, head, std::move(json)});
+        });
+        scope.request_id.clear();
+      },
+      fixed);
 }
 
 Result<int> HttpServer::bind() { return server_->bind_and_listen(config_.host, config_.port); }

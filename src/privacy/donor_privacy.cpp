@@ -39,8 +39,8 @@ std::string contains_pattern(const std::string& text) {
 std::vector<store::DonationRecord> donations_of(soci::session& sql, store::Dialect dialect, const std::string& email,
                                                 bool only_unerased) {
   std::string query = std::string("SELECT ") + store::kDonationColumns +
-                      " FROM donations d LEFT JOIN campaigns c ON c.id = d.campaign_id"
-                      " WHERE " + store::kDonorEmailMatch;
+                      " FROM donations d LEFT JOIN campaigns c ON c.id = d.campaign_id WHERE " +
+                      store::kDonorEmailMatch;
   if (only_unerased) query += " AND d.erased_at IS NULL";
   query += " ORDER BY d.created_at, d.id";
   if (only_unerased && dialect == store::Dialect::postgresql) query += " FOR UPDATE OF d";

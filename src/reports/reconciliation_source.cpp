@@ -127,7 +127,8 @@ Result<ReconciliationInput> gather_reconciliation_input(store::Database& db, Pay
   std::unordered_set<std::string> loaded;
   Status s = db.read([&](soci::session& sql) {
     const long long from = period.from, to = period.to;
-    soci::rowset<soci::row> rows = (sql.prepare << succeeded_in_period_query(db.dialect()), soci::use(from), soci::use(to));
+    soci::rowset<soci::row> rows =
+        (sql.prepare << succeeded_in_period_query(db.dialect()), soci::use(from), soci::use(to));
     for (const auto& r : rows) {
       LedgerDonation d = donation_from_row(r);
       d.in_period = true;
@@ -163,8 +164,7 @@ Result<ReconciliationInput> gather_reconciliation_input(store::Database& db, Pay
     if (!d.charge_id.empty()) known_charges.insert(d.charge_id);
     input.donations.push_back(std::move(d));
   };
-  if (Status b = for_each_batch(db, wanted, by_charge_query_prefix(), add_donation);
-      !b.ok()) {
+  if (Status b = for_each_batch(db, wanted, by_charge_query_prefix(), add_donation); !b.ok()) {
     return b;
   }
 

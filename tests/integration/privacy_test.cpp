@@ -155,15 +155,17 @@ TEST_CASE("a donor is found by e-mail address in any case, through the index on 
       CHECK(get_json(fx, admin, "/v1/admin/donors/ada.lovelace@example.org/export", 200)["donations"].size() == 2);
 
       const bool pg = backend == Backend::postgresql;
-      const std::string definition =
-          query_string(fx, pg ? "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'donations_donor_email'"
-                              : "SELECT sql FROM sqlite_master WHERE name = 'donations_donor_email'");
+      const std::string definition = query_string(
+          fx, pg ? "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+                   "AND indexname = 'donations_donor_email'"
+                 : "SELECT sql FROM sqlite_master WHERE name = 'donations_donor_email'");
       INFO(definition);
       CHECK(definition.find(pg ? "(lower(donor_email))" : "(LOWER(donor_email))") != std::string::npos);
       // The lookup the export, the erasure and the annual statement make.
       std::string match = donatio::store::kDonorEmailMatch;
       match.replace(match.find(":e"), 2, "'Ada.Lovelace@example.org'");
-      const std::string query = std::string(pg ? "EXPLAIN " : "EXPLAIN QUERY PLAN ") + "SELECT d.id FROM donations d WHERE " + match;
+      const std::string query =
+          std::string(pg ? "EXPLAIN " : "EXPLAIN QUERY PLAN ") + "SELECT d.id FROM donations d WHERE " + match;
       std::string plan;
       REQUIRE(fx.service().database().read([&](soci::session& sql) {
         if (pg) sql << "SET enable_seqscan = off";  // a handful of rows: a scan would be cheaper

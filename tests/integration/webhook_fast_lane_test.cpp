@@ -49,7 +49,9 @@ std::set<std::string> lasting_headers(const std::string& answer) {
     std::string line = head.substr(at, end - at);
     at = end + 2;
     const std::size_t colon = line.find(':');
-    for (std::size_t i = 0; i < colon; ++i) line[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(line[i])));
+    for (std::size_t i = 0; i < colon; ++i) {
+      line[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(line[i])));
+    }
     const std::string name = line.substr(0, colon);
     if (name != "x-request-id" && name != "connection" && name != "keep-alive" && name != "content-length") {
       lines.insert(line);
