@@ -95,11 +95,11 @@ class DonationStore {
 
 // Reads a donation row selected with kDonationColumns.
 extern const char* const kDonationColumns;
+DonationRecord donation_from_row(const soci::row& row);
 
 // A donor's donations by e-mail address, case folded by the database on both sides (`:e` bound
 // to the address as given; `d` = donations). Exactly the expression donations_donor_email
 // indexes (migration 008): change both or neither.
 inline constexpr const char* kDonorEmailMatch = "LOWER(d.donor_email) = LOWER(:e)";
-DonationRecord donation_from_row(const soci::row& row);
 
 }  // namespace donatio::store
